@@ -1,0 +1,188 @@
+#pragma once
+// FFT backend policy on FFTW 3: 2-D real-to-complex and complex-to-real
+// transforms in float and double. Plans are made once per (shape, direction,
+// alignment, thread count), cached behind a mutex and executed with FFTW's
+// new-array interface, which is thread-safe, so no plan is ever made in a hot
+// loop and many threads may transform at once.
+//
+// Conventions (shared by every FFT policy):
+//  - an H x W real image maps to an H x (W/2+1) half spectrum, row-major;
+//  - transforms are unnormalised: inverse(forward(x)) == H*W*x. The layers
+//    divide by H*W where they need the normalised inverse, and say so.
+//  - inverse() leaves its input unchanged.
+#include <fftw3.h>
+
+#include <complex>
+#include <cstddef>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <tuple>
+#include <vector>
+
+namespace deblur::fft {
+
+namespace detail {
+
+template <class T>
+struct fftw_api;
+
+template <>
+struct fftw_api<double> {
+    using plan = fftw_plan;
+    using complex = fftw_complex;
+    static plan r2c(int h, int w, double* in, complex* out, unsigned flags) {
+        return fftw_plan_dft_r2c_2d(h, w, in, out, flags);
+    }
+    static plan c2r(int h, int w, complex* in, double* out, unsigned flags) {
+        return fftw_plan_dft_c2r_2d(h, w, in, out, flags);
+    }
+    static void exec_r2c(plan p, double* in, complex* out) { fftw_execute_dft_r2c(p, in, out); }
+    static void exec_c2r(plan p, complex* in, double* out) { fftw_execute_dft_c2r(p, in, out); }
+    static void destroy(plan p) { fftw_destroy_plan(p); }
+    static void* malloc(std::size_t n) { return fftw_malloc(n); }
+    static void free(void* p) { fftw_free(p); }
+    static void init_threads() { fftw_init_threads(); fftw_make_planner_thread_safe(); }
+    static void plan_with_nthreads(int n) { fftw_plan_with_nthreads(n); }
+};
+
+template <>
+struct fftw_api<float> {
+    using plan = fftwf_plan;
+    using complex = fftwf_complex;
+    static plan r2c(int h, int w, float* in, complex* out, unsigned flags) {
+        return fftwf_plan_dft_r2c_2d(h, w, in, out, flags);
+    }
+    static plan c2r(int h, int w, complex* in, float* out, unsigned flags) {
+        return fftwf_plan_dft_c2r_2d(h, w, in, out, flags);
+    }
+    static void exec_r2c(plan p, float* in, complex* out) { fftwf_execute_dft_r2c(p, in, out); }
+    static void exec_c2r(plan p, complex* in, float* out) { fftwf_execute_dft_c2r(p, in, out); }
+    static void destroy(plan p) { fftwf_destroy_plan(p); }
+    static void* malloc(std::size_t n) { return fftwf_malloc(n); }
+    static void free(void* p) { fftwf_free(p); }
+    static void init_threads() { fftwf_init_threads(); fftwf_make_planner_thread_safe(); }
+    static void plan_with_nthreads(int n) { fftwf_plan_with_nthreads(n); }
+};
+
+// SIMD-aligned allocator so that buffers owned by the policy get FFTW's fast plans.
+template <class U>
+struct aligned_allocator {
+    using value_type = U;
+    aligned_allocator() = default;
+    template <class V>
+    aligned_allocator(const aligned_allocator<V>&) noexcept {}
+    U* allocate(std::size_t n) {
+        void* p = fftw_malloc(n * sizeof(U));
+        if (!p) throw std::bad_alloc();
+        return static_cast<U*>(p);
+    }
+    void deallocate(U* p, std::size_t) noexcept { fftw_free(p); }
+    template <class V>
+    bool operator==(const aligned_allocator<V>&) const noexcept { return true; }
+};
+
+}  // namespace detail
+
+class Fftw {
+public:
+    // Storage the layers use for spectra and scratch: aligned host memory.
+    template <class U>
+    using vector = std::vector<U, detail::aligned_allocator<U>>;
+
+    // Threads FFTW may use inside one transform (plans are cached per count).
+    // Use 1 when the caller already runs transforms in parallel.
+    static void set_threads(int n) { settings().threads = n < 1 ? 1 : n; }
+    static int threads() { return settings().threads; }
+
+    // Forward transform of an h x w real image into its h x (w/2+1) half spectrum.
+    template <class T>
+    static void forward(std::size_t h, std::size_t w, const T* in, std::complex<T>* out) {
+        using api = detail::fftw_api<T>;
+        auto* cin = const_cast<T*>(in);  // FFTW's r2c does not write its input
+        auto* cout = reinterpret_cast<typename api::complex*>(out);
+        api::exec_r2c(plan_for<T>(h, w, true, aligned(in) && aligned(out)), cin, cout);
+    }
+
+    // Unnormalised inverse of `forward`; `in` is left unchanged.
+    template <class T>
+    static void inverse(std::size_t h, std::size_t w, const std::complex<T>* in, T* out) {
+        using api = detail::fftw_api<T>;
+        // FFTW's multi-dimensional c2r destroys its input: work on a per-thread copy.
+        thread_local vector<std::complex<T>> scratch;
+        const std::size_t n = h * (w / 2 + 1);
+        if (scratch.size() < n) scratch.resize(n);
+        std::memcpy(static_cast<void*>(scratch.data()), in, n * sizeof(std::complex<T>));
+        auto* cin = reinterpret_cast<typename api::complex*>(scratch.data());
+        api::exec_c2r(plan_for<T>(h, w, false, aligned(out)), cin, out);
+    }
+
+    // Number of plans in the cache (for tests of plan reuse).
+    template <class T>
+    static std::size_t cached_plans() {
+        auto& c = cache<T>();
+        std::lock_guard lock(c.mutex);
+        return c.plans.size();
+    }
+
+private:
+    struct Settings {
+        int threads = 1;
+    };
+    static Settings& settings() {
+        static Settings s;
+        return s;
+    }
+
+    static bool aligned(const void* p) { return fftw_alignment_of(static_cast<double*>(const_cast<void*>(p))) == 0; }
+
+    template <class T>
+    struct PlanCache {
+        using plan = typename detail::fftw_api<T>::plan;
+        std::mutex mutex;
+        std::map<std::tuple<std::size_t, std::size_t, bool, bool, int>, plan> plans;
+        bool threads_ready = false;
+        ~PlanCache() {
+            for (auto& [key, p] : plans) detail::fftw_api<T>::destroy(p);
+        }
+    };
+
+    template <class T>
+    static PlanCache<T>& cache() {
+        static PlanCache<T> c;
+        return c;
+    }
+
+    template <class T>
+    static typename detail::fftw_api<T>::plan plan_for(std::size_t h, std::size_t w, bool forward, bool is_aligned) {
+        using api = detail::fftw_api<T>;
+        if (h == 0 || w == 0) throw std::invalid_argument("deblur::fft::Fftw: empty transform");
+        auto& c = cache<T>();
+        const int nthreads = threads();
+        std::lock_guard lock(c.mutex);
+        const auto key = std::make_tuple(h, w, forward, is_aligned, nthreads);
+        if (auto it = c.plans.find(key); it != c.plans.end()) return it->second;
+        if (!c.threads_ready) {
+            api::init_threads();
+            c.threads_ready = true;
+        }
+        api::plan_with_nthreads(nthreads);
+        // Planning arrays: ESTIMATE does not touch them, but they fix the alignment.
+        const std::size_t nc = h * (w / 2 + 1);
+        std::unique_ptr<void, void (*)(void*)> real(api::malloc(sizeof(T) * 2 * nc), api::free);
+        std::unique_ptr<void, void (*)(void*)> cplx(api::malloc(sizeof(typename api::complex) * nc), api::free);
+        if (!real || !cplx) throw std::bad_alloc();
+        const unsigned flags = FFTW_ESTIMATE | (is_aligned ? 0u : FFTW_UNALIGNED);
+        const int hi = static_cast<int>(h), wi = static_cast<int>(w);
+        auto p = forward ? api::r2c(hi, wi, static_cast<T*>(real.get()), static_cast<typename api::complex*>(cplx.get()), flags)
+                         : api::c2r(hi, wi, static_cast<typename api::complex*>(cplx.get()), static_cast<T*>(real.get()), flags);
+        if (!p) throw std::runtime_error("deblur::fft::Fftw: FFTW could not make a plan");
+        c.plans.emplace(key, p);
+        return p;
+    }
+};
+
+}  // namespace deblur::fft
