@@ -1,0 +1,133 @@
+#pragma once
+// One stage of the paper's network (Section 3.1, Fig. 1): feature extraction,
+// kernel estimation by the Fourier quotient (Eq. 4), and the latent-image
+// update (Eq. 5). The first stage of a network sees the blurry image only;
+// every later stage sees [blurry, latent] stacked as two channels.
+//
+//   using FirstStage = Stage<Chain<Conv<32, 9>, Tanh<>, Recombine<32>, Tanh<>, Recombine<4>>,
+//                            Quotient<17>, ImageQuotient<>>;
+#include <cstddef>
+#include <random>
+#include <span>
+#include <stdexcept>
+
+#include "../core/exec.hpp"
+#include "../core/tensor.hpp"
+#include "../layers/image_quotient.hpp"
+#include "../layers/quotient.hpp"
+
+namespace deblur {
+
+template <class KernelEstimator>
+struct kernel_size_of;
+template <int K, class E>
+struct kernel_size_of<Quotient<K, E>> {
+    static constexpr int value = K;
+};
+
+template <class Features, class KernelEstimator, class ImageEstimator>
+class Stage {
+public:
+    using exec = typename Features::exec;
+    using scalar = typename exec::scalar;
+    using features_type = Features;
+    template <class E2>
+    using rebind = Stage<rebind_t<Features, E2>, rebind_t<KernelEstimator, E2>, rebind_t<ImageEstimator, E2>>;
+
+    static constexpr int kernel_size = kernel_size_of<KernelEstimator>::value;
+
+    // Whether the stage can take `in_channels` input channels (1: blurry; 2: blurry and latent).
+    static constexpr bool accepts_channels(int in_channels) {
+        return KernelEstimator::output_channels(Features::output_channels(in_channels)) == 1;
+    }
+    static_assert(accepts_channels(1) && accepts_channels(2),
+                  "deblur::Stage: the feature layers must end in an even number of channels "
+                  "(P sharp-like then P blurry-like images) for the Quotient layer");
+    static_assert(std::is_same_v<typename KernelEstimator::exec, exec> && std::is_same_v<typename ImageEstimator::exec, exec>,
+                  "deblur::Stage: all three modules must use the same execution policy");
+
+    // `in_channels` is 1 for the very first stage of a network, 2 otherwise.
+    void setup(std::size_t in_channels, std::mt19937_64& rng) {
+        if (in_channels != 1 && in_channels != 2)
+            throw std::invalid_argument("deblur::Stage: a stage takes 1 (blurry) or 2 (blurry, latent) channels");
+        in_channels_ = in_channels;
+        features_.setup(in_channels, rng);
+    }
+    std::size_t in_channels() const { return in_channels_; }
+
+    // `latent_in` is null exactly for a stage set up with one channel.
+    void forward(const Tensor<scalar>& blurry, const Tensor<scalar>* latent_in, Tensor<scalar>& kernel,
+                 Tensor<scalar>& latent_out) {
+        stack_input(blurry, latent_in);
+        features_.forward(input_, feature_maps_);
+        kernel_estimator_.forward(feature_maps_, kernel);
+        image_estimator_.forward(kernel, blurry, latent_out);
+    }
+
+    // Back-propagates the gradients of the loss with respect to this stage's
+    // kernel and latent outputs (after a forward on the same input). Adds into
+    // the parameter gradients and, when given, into *grad_latent_in.
+    void backward(const Tensor<scalar>& blurry, const Tensor<scalar>* latent_in, const Tensor<scalar>& kernel,
+                  const Tensor<scalar>& latent_out, const Tensor<scalar>& grad_kernel,
+                  const Tensor<scalar>& grad_latent_out, Tensor<scalar>* grad_latent_in) {
+        (void)latent_in;
+        grad_kernel_ = grad_kernel;
+        reset(grad_blurry_, blurry);  // the blurry image is data: its gradient is dropped
+        image_estimator_.backward(kernel, blurry, latent_out, grad_latent_out, grad_kernel_, grad_blurry_);
+        reset(grad_features_, feature_maps_);
+        kernel_estimator_.backward(feature_maps_, kernel, grad_kernel_, grad_features_);
+        reset(grad_input_, input_);
+        features_.backward(input_, feature_maps_, grad_features_, grad_input_);
+        if (grad_latent_in) {
+            const std::size_t n = blurry.size();
+            const scalar* g = grad_input_.data() + n;  // channel 1 is the latent image
+            scalar* out = grad_latent_in->data();
+            for (std::size_t i = 0; i < n; ++i) out[i] += g[i];
+        }
+    }
+
+    // Calls f(params, grads) for every parameter block, in a fixed order.
+    template <class F>
+    void for_each_param_block(F&& f) {
+        visit_param_layers(features_, f);
+        f(image_estimator_.params(), image_estimator_.param_grads());
+    }
+
+    Features& features() { return features_; }
+    ImageEstimator& image_estimator() { return image_estimator_; }
+
+private:
+    // Leaf layers with parameters, descending into nested chains.
+    template <class L, class F>
+    static void visit_param_layers(L& layer, F& f) {
+        if constexpr (requires { layer.for_each_layer([](auto&) {}); })
+            layer.for_each_layer([&](auto& inner) { visit_param_layers(inner, f); });
+        else if (!layer.params().empty())
+            f(layer.params(), layer.param_grads());
+    }
+
+    void stack_input(const Tensor<scalar>& blurry, const Tensor<scalar>* latent_in) {
+        if (blurry.shape(0) != 1) throw std::invalid_argument("deblur::Stage: the blurry image must have one channel");
+        if ((latent_in != nullptr) != (in_channels_ == 2))
+            throw std::invalid_argument("deblur::Stage: a latent image is given exactly to stages set up with 2 channels");
+        if (latent_in && latent_in->shape() != blurry.shape())
+            throw std::invalid_argument("deblur::Stage: the latent image must have the blurry image's size");
+        const std::size_t n = blurry.size();
+        resize(input_, in_channels_, blurry.shape(1), blurry.shape(2));
+        std::copy(blurry.data(), blurry.data() + n, input_.data());
+        if (latent_in) std::copy(latent_in->data(), latent_in->data() + n, input_.data() + n);
+    }
+
+    static void reset(Tensor<scalar>& t, const Tensor<scalar>& like) {
+        resize(t, like.shape(0), like.shape(1), like.shape(2));
+        t.fill(scalar(0));
+    }
+
+    std::size_t in_channels_ = 1;
+    Features features_;
+    KernelEstimator kernel_estimator_;
+    ImageEstimator image_estimator_;
+    Tensor<scalar> input_, feature_maps_, grad_features_, grad_input_, grad_kernel_, grad_blurry_;
+};
+
+}  // namespace deblur
