@@ -5,7 +5,10 @@
 #include <deblur/layers/image_quotient.hpp>
 #include <deblur/testing/gradcheck.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <complex>
 #include <limits>
 #include <numbers>
@@ -14,6 +17,22 @@
 #include <vector>
 
 using deblur::Tensor;
+
+// Counts every operator new in this test program, for the no-allocation check.
+namespace {
+std::atomic<long> allocations{0};
+}
+void* operator new(std::size_t n) {
+    ++allocations;
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+// GCC cannot see that operator new above is malloc, and warns about free.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace {
 
@@ -355,4 +374,28 @@ TEST_CASE("ImageQuotient gives the same numbers with the reference DFT policy") 
     for (std::size_t i = 0; i < gkf.size(); ++i) CHECK(gkf.data()[i] == doctest::Approx(gkr.data()[i]).epsilon(1e-9));
     for (std::size_t i = 0; i < gyf.size(); ++i) CHECK(gyf.data()[i] == doctest::Approx(gyr.data()[i]).epsilon(1e-9));
     CHECK(fast.param_grads()[0] == doctest::Approx(reference.param_grads()[0]).epsilon(1e-9));
+}
+
+TEST_CASE("ImageQuotient does not allocate after the first call of a given size") {
+    auto check = [](auto layer) {
+        const auto kernel = blur_kernel<double>(3);
+        auto blurry = random_tensor<double>(1, 5, 4, 41);
+        const auto g = random_tensor<double>(1, 5, 4, 42);
+        Tensor<double> latent;
+        auto gk = deblur::make_tensor<double>(1, 3, 3), gy = deblur::make_tensor<double>(1, 5, 4);
+        const long start = allocations.load();
+        layer.forward(kernel, blurry, latent);
+        layer.backward(kernel, blurry, latent, g, gk, gy);
+        CHECK(allocations.load() > start);  // the first call sizes the buffers (and the counter works)
+        const long before = allocations.load();
+        layer.forward(kernel, blurry, latent);
+        layer.backward(kernel, blurry, latent, g, gk, gy);
+        blurry(0, 1, 1) += 1;  // a new input of the same size
+        layer.forward(kernel, blurry, latent);
+        layer.backward(kernel, blurry, latent, g, gk, gy);
+        CHECK(allocations.load() == before);
+    };
+    check(deblur::ImageQuotient<deblur::Exec<double, deblur::fft::Fftw>>{});
+    // With the reference policy every buffer comes from operator new, so all are counted.
+    check(deblur::ImageQuotient<deblur::Exec<double, deblur::fft::ReferenceDft>>{});
 }

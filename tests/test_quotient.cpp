@@ -6,7 +6,10 @@
 #include <deblur/layers/quotient.hpp>
 #include <deblur/testing/gradcheck.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <complex>
 #include <limits>
 #include <numbers>
@@ -15,6 +18,22 @@
 #include <vector>
 
 using deblur::Tensor;
+
+// Counts every operator new in this test program, for the no-allocation check.
+namespace {
+std::atomic<long> allocations{0};
+}
+void* operator new(std::size_t n) {
+    ++allocations;
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+// GCC cannot see that operator new above is malloc, and warns about free.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace {
 
@@ -297,4 +316,28 @@ TEST_CASE("Quotient gives the same numbers with the reference DFT policy") {
     for (std::size_t i = 0; i < out_fast.size(); ++i) CHECK(out_fast.data()[i] == doctest::Approx(out_ref.data()[i]).epsilon(1e-10));
     for (std::size_t i = 0; i < grad_fast.size(); ++i)
         CHECK(grad_fast.data()[i] == doctest::Approx(grad_ref.data()[i]).epsilon(1e-9).scale(1e-6));
+}
+
+TEST_CASE("Quotient does not allocate after the first call of a given size") {
+    auto check = [](auto layer) {
+        auto in = random_tensor<double>(2, 6, 5, 31);
+        blur_pairs(in, test_kernel(3), 3, 0.1, 32);
+        const auto g = random_tensor<double>(1, 3, 3, 33);
+        Tensor<double> out;
+        auto grad = deblur::make_tensor<double>(2, 6, 5);
+        const long start = allocations.load();
+        layer.forward(in, out);
+        layer.backward(in, out, g, grad);
+        CHECK(allocations.load() > start);  // the first call sizes the buffers (and the counter works)
+        const long before = allocations.load();
+        layer.forward(in, out);
+        layer.backward(in, out, g, grad);
+        in(0, 2, 2) += 1;  // a new input of the same size
+        layer.forward(in, out);
+        layer.backward(in, out, g, grad);
+        CHECK(allocations.load() == before);
+    };
+    check(deblur::Quotient<3, deblur::Exec<double, deblur::fft::Fftw>>{});
+    // With the reference policy every buffer comes from operator new, so all are counted.
+    check(deblur::Quotient<3, deblur::Exec<double, deblur::fft::ReferenceDft>>{});
 }
