@@ -3,6 +3,7 @@
 #include <deblur/fft/fast_size.hpp>
 #include <deblur/fft/reference_dft.hpp>
 #include <deblur/layers/barthann.hpp>
+#include <deblur/layers/layer.hpp>
 #include <deblur/layers/quotient.hpp>
 #include <deblur/testing/gradcheck.hpp>
 
@@ -285,6 +286,8 @@ TEST_CASE("Quotient rejects bad inputs") {
     static_assert(Q::output_channels(1) == -1 && Q::output_channels(3) == -1 && Q::output_channels(0) == -1);
     static_assert(Q::accepts_channels(6) && !Q::accepts_channels(5));
     static_assert(Q::beta_k == 1e-4);
+    static_assert(deblur::FeatureLayer<Q>);
+    static_assert(std::is_same_v<deblur::rebind_t<Q, deblur::Exec<float>>, deblur::Quotient<5, deblur::Exec<float>>>);
     Q layer;
     Tensor<double> out;
     CHECK_THROWS_AS(layer.forward(random_tensor<double>(3, 8, 8, 1), out), std::invalid_argument);
