@@ -98,11 +98,18 @@ TEST_CASE("Fftw transforms from many threads at once") {
     for (int v : ok) CHECK(v == 1);
 }
 
-TEST_CASE("fast_size picks 7-smooth sizes") {
+TEST_CASE("fast_size picks even sizes with small odd parts") {
     CHECK(deblur::fft::fast_size(1) == 1);
     CHECK(deblur::fft::fast_size(11) == 12);
-    CHECK(deblur::fft::fast_size(13) == 14);
+    CHECK(deblur::fft::fast_size(13) == 16);
     CHECK(deblur::fft::fast_size(255) == 256);
-    CHECK(deblur::fft::fast_size(97) == 98);
+    CHECK(deblur::fft::fast_size(97) == 120);
+    CHECK(deblur::fft::fast_size(147) == 160);
+    CHECK(deblur::fft::fast_size(315) == 320);
     CHECK(deblur::fft::fast_size(1024) == 1024);
+    for (std::size_t n = 1; n < 3000; ++n) {
+        const auto m = deblur::fft::fast_size(n);
+        CHECK(m >= n);
+        CHECK(m < 2 * n + 2);
+    }
 }

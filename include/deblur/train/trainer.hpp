@@ -1,0 +1,281 @@
+#pragma once
+// Training of one scale of a network (Section 3.3): L2 loss between the
+// estimated and the true kernel, ADADELTA, minibatches computed in parallel
+// over examples (one network replica per OpenMP thread), stage-wise
+// pre-training, and outlier rejection (examples whose error is above
+// `outlier_factor` times the running mean are not back-propagated).
+//
+// Stage schedule for a scale of S stages with `stage_steps` = N:
+//   steps [0, N)                  stage 1 alone;
+//   [N, N + freeze_steps)         stages 1-2 run, only stage 2 learns;
+//   [N + freeze_steps, 2N)        stages 1-2 learn end to end; and so on,
+// the last stage being trained end to end until `steps`.
+//
+// Coarser scales (already trained) run in front but are fixed. Everything a
+// step does depends only on (seed, step) and the parameters and optimiser
+// state, which checkpoints store: a resumed run continues exactly.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../net/model_file.hpp"
+#include "../net/parameters.hpp"
+#include "adadelta.hpp"
+#include "atomic_write.hpp"
+#include "example_generator.hpp"
+#include "training_example.hpp"
+
+namespace deblur::train {
+
+struct TrainerOptions {
+    std::size_t scale = 0;              // which scale learns
+    std::size_t batch = 16;             // examples per step
+    std::int64_t stage_steps = 20000;   // steps before the next stage is added
+    std::int64_t freeze_steps = 1000;   // steps a new stage learns alone
+    double outlier_factor = 10;         // skip examples with error > factor x running mean
+    AdadeltaOptions optimiser{};
+};
+
+template <class Net>
+class Trainer {
+public:
+    using scalar = typename Net::scalar;
+    using Tensor2 = xt::xtensor<float, 2>;
+
+    Trainer(Net& net, TrainerOptions options) : net_(net), options_(options) {
+        if (options.scale >= Net::scale_count) throw std::invalid_argument("deblur::train::Trainer: no such scale");
+        if (options.batch < 1) throw std::invalid_argument("deblur::train::Trainer: batch must be at least 1");
+        if (options.stage_steps < 1 || options.freeze_steps < 0)
+            throw std::invalid_argument("deblur::train::Trainer: stage_steps must be >= 1 and freeze_steps >= 0");
+        stage_count_ = 0;
+        net_.for_each_param_block([&](std::size_t j, std::size_t s, auto, auto) {
+            if (j == options_.scale) stage_count_ = std::max(stage_count_, s + 1);
+        });
+        const int threads = std::max(1, omp_get_max_threads());
+        replicas_.assign(static_cast<std::size_t>(threads), net_);
+        optimiser_ = Adadelta<scalar>(parameter_count(net_, scale_filter()), options_.optimiser);
+    }
+
+    int kernel_size() const { return Net::kernel_sizes[options_.scale]; }
+    std::int64_t step() const { return step_; }
+    double running_mean() const { return running_mean_; }
+
+    // Stages that run, and the first stage that learns, at `step`.
+    std::size_t active_stages(std::int64_t step) const {
+        return std::min<std::size_t>(stage_count_, static_cast<std::size_t>(step / options_.stage_steps) + 1);
+    }
+    std::size_t first_learning_stage(std::int64_t step) const {
+        const std::size_t p = active_stages(step) - 1;
+        const bool frozen = p > 0 && step - static_cast<std::int64_t>(p) * options_.stage_steps < options_.freeze_steps;
+        return frozen ? p : 0;
+    }
+
+    struct StepResult {
+        double loss;         // mean kernel error (sum of squares) over the batch
+        std::size_t skipped;  // outliers not back-propagated
+    };
+
+    // One ADADELTA step on the batch for the current step number.
+    StepResult train_step(const ExampleGenerator& generator) {
+        batch_.resize(options_.batch);
+        generator.fill_batch(batch_, static_cast<std::uint64_t>(step_));
+        const std::size_t active = active_stages(step_), first = first_learning_stage(step_);
+        const auto learns = [&](std::size_t j, std::size_t s) { return j == options_.scale && s >= first && s < active; };
+        std::vector<scalar> master;
+        get_parameters(net_, master);
+        std::vector<double> losses(batch_.size());
+        std::vector<char> used(batch_.size());
+        const double threshold = running_mean_ > 0 ? options_.outlier_factor * running_mean_
+                                                   : std::numeric_limits<double>::infinity();
+#pragma omp parallel
+        {
+            Net& replica = replicas_[static_cast<std::size_t>(omp_get_thread_num())];
+            set_parameters<Net, scalar>(replica, master);
+            replica.set_active_stages(options_.scale, active);
+            zero_gradients(replica);
+            Tensor<scalar> blurry, grad;
+#pragma omp for schedule(dynamic, 1)
+            for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(batch_.size()); ++i) {
+                const auto& ex = batch_[static_cast<std::size_t>(i)];
+                to_tensor(ex.blurry, blurry);
+                replica.forward(blurry, options_.scale);
+                const double loss = kernel_loss(replica.kernel(), ex.kernel, &grad);
+                losses[static_cast<std::size_t>(i)] = loss;
+                if (std::isfinite(loss) && loss <= threshold) {
+                    used[static_cast<std::size_t>(i)] = 1;
+                    grad *= scalar(1) / static_cast<scalar>(batch_.size());
+                    replica.backward(blurry, grad, false);
+                }
+            }
+        }
+        // Sum the replicas' gradients of the learning blocks.
+        std::vector<scalar> total, part;
+        for (auto& replica : replicas_) {
+            get_gradients(replica, part, learns);
+            if (total.empty()) total.assign(part.size(), scalar(0));
+            for (std::size_t i = 0; i < part.size(); ++i) total[i] += part[i];
+        }
+        // The optimiser keeps state for every parameter of the scale; a zero
+        // gradient gives a zero ADADELTA update, so frozen stages stay put.
+        std::vector<scalar> params, grads;
+        get_parameters(net_, params, scale_filter());
+        expand_to_scale(total, learns, grads);
+        optimiser_.step(params, grads);
+        set_parameters<Net, scalar>(net_, params, scale_filter());
+        net_.set_active_stages(options_.scale, active);
+
+        double sum = 0;
+        std::size_t n_used = 0;
+        for (std::size_t i = 0; i < losses.size(); ++i)
+            if (used[i]) {
+                sum += losses[i];
+                ++n_used;
+            }
+        double mean_all = 0;
+        for (double l : losses) mean_all += std::isfinite(l) ? l : 0;
+        mean_all /= static_cast<double>(losses.size());
+        if (n_used > 0) {
+            const double m = sum / static_cast<double>(n_used);
+            running_mean_ = running_mean_ > 0 ? 0.99 * running_mean_ + 0.01 * m : m;
+        }
+        ++step_;
+        return {mean_all, losses.size() - n_used};
+    }
+
+    // Mean kernel error on fixed examples, with the network as it is now.
+    double validate(std::span<const TrainingExample> examples) {
+        std::vector<scalar> master;
+        get_parameters(net_, master);
+        const std::size_t active = active_stages(std::max<std::int64_t>(step_ - 1, 0));
+        double sum = 0;
+#pragma omp parallel reduction(+ : sum)
+        {
+            Net& replica = replicas_[static_cast<std::size_t>(omp_get_thread_num())];
+            set_parameters<Net, scalar>(replica, master);
+            replica.set_active_stages(options_.scale, active);
+            Tensor<scalar> blurry;
+#pragma omp for schedule(dynamic, 1)
+            for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(examples.size()); ++i) {
+                to_tensor(examples[static_cast<std::size_t>(i)].blurry, blurry);
+                replica.forward(blurry, options_.scale);
+                sum += kernel_loss(replica.kernel(), examples[static_cast<std::size_t>(i)].kernel, nullptr);
+            }
+        }
+        return examples.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(examples.size());
+    }
+
+    // Checkpoint = model file (parameters, step, running mean) + optimiser state, both atomic.
+    void save_checkpoint(const std::filesystem::path& model_path, ModelMetadata metadata) {
+        metadata["step"] = std::to_string(step_);
+        metadata["running_mean"] = to_string_exact(running_mean_);
+        metadata["scale"] = std::to_string(options_.scale);
+        save_model(net_, model_path, metadata);
+        std::string bytes = "DEBLUROPT1";
+        append(bytes, static_cast<std::int64_t>(step_));
+        const auto state = optimiser_.state();
+        append(bytes, static_cast<std::uint64_t>(state.size()));
+        for (auto v : state) append(bytes, static_cast<double>(v));
+        write_file_atomically(optimiser_path(model_path), bytes);
+    }
+
+    // Restores a checkpoint written by save_checkpoint; returns its metadata.
+    ModelMetadata load_checkpoint(const std::filesystem::path& model_path) {
+        auto meta = load_model(net_, model_path);
+        if (!meta.count("step") || !meta.count("scale") || std::stoul(meta.at("scale")) != options_.scale)
+            throw ModelError("checkpoint " + model_path.string() + ": not a checkpoint of scale " +
+                             std::to_string(options_.scale));
+        const std::int64_t step = std::stoll(meta.at("step"));
+        std::ifstream in(optimiser_path(model_path), std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::size_t at = 10;
+        if (bytes.size() < at || bytes.compare(0, at, "DEBLUROPT1") != 0)
+            throw ModelError("checkpoint " + optimiser_path(model_path).string() + ": missing or not an optimiser state");
+        const auto saved_step = read<std::int64_t>(bytes, at);
+        const auto n = read<std::uint64_t>(bytes, at);
+        if (saved_step != step || n != optimiser_.state().size() || bytes.size() != at + n * sizeof(double))
+            throw ModelError("checkpoint " + model_path.string() + ": optimiser state does not match the model");
+        std::vector<scalar> state(n);
+        for (auto& v : state) v = static_cast<scalar>(read<double>(bytes, at));
+        optimiser_.set_state(state, static_cast<std::size_t>(step));
+        step_ = step;
+        running_mean_ = std::stod(meta.at("running_mean"));
+        net_.set_active_stages(options_.scale, active_stages(std::max<std::int64_t>(step_ - 1, 0)));
+        return meta;
+    }
+
+    // Sum of squared differences between estimated and true kernel; writes its gradient.
+    static double kernel_loss(const Tensor<scalar>& estimate, const Tensor2& truth, Tensor<scalar>* grad) {
+        if (estimate.size() != truth.size()) throw std::invalid_argument("deblur::train: kernel sizes differ");
+        if (grad) resize(*grad, 1, truth.shape(0), truth.shape(1));
+        double loss = 0;
+        for (std::size_t i = 0; i < truth.size(); ++i) {
+            const double d = double(estimate.data()[i]) - double(truth.data()[i]);
+            loss += d * d;
+            if (grad) grad->data()[i] = static_cast<scalar>(2 * d);
+        }
+        return loss;
+    }
+
+private:
+    BlockFilter scale_filter() const {
+        const std::size_t scale = options_.scale;
+        return [scale](std::size_t j, std::size_t) { return j == scale; };
+    }
+
+    // Gradients of the learning blocks, placed in a vector over the whole scale (zeros elsewhere).
+    void expand_to_scale(const std::vector<scalar>& learning, const BlockFilter& learns, std::vector<scalar>& out) {
+        out.clear();
+        std::size_t at = 0;
+        net_.for_each_param_block([&](std::size_t j, std::size_t s, auto p, auto) {
+            if (j != options_.scale) return;
+            for (std::size_t i = 0; i < p.size(); ++i) out.push_back(learns(j, s) ? learning[at++] : scalar(0));
+        });
+    }
+    static void to_tensor(const Tensor2& image, Tensor<scalar>& out) {
+        resize(out, 1, image.shape(0), image.shape(1));
+        std::copy(image.begin(), image.end(), out.begin());
+    }
+    static std::filesystem::path optimiser_path(const std::filesystem::path& model_path) {
+        auto p = model_path;
+        p += ".opt";
+        return p;
+    }
+    template <class V>
+    static void append(std::string& s, V v) {
+        s.append(reinterpret_cast<const char*>(&v), sizeof(V));
+    }
+    template <class V>
+    static V read(const std::string& s, std::size_t& at) {
+        if (s.size() < at + sizeof(V)) throw ModelError("checkpoint optimiser state is truncated");
+        V v;
+        std::memcpy(&v, s.data() + at, sizeof(V));
+        at += sizeof(V);
+        return v;
+    }
+    static std::string to_string_exact(double v) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        return buf;
+    }
+
+    Net& net_;
+    TrainerOptions options_;
+    std::size_t stage_count_ = 0;
+    std::vector<Net> replicas_;
+    Adadelta<scalar> optimiser_{0};
+    std::vector<TrainingExample> batch_;
+    std::int64_t step_ = 0;
+    double running_mean_ = 0;
+};
+
+}  // namespace deblur::train
