@@ -4,8 +4,12 @@
 #include <deblur/io/read_image.hpp>
 #include <deblur/io/write_image.hpp>
 
+#include <png.h>
 #include <tiffio.h>
 #include <unistd.h>
+
+#include <cstdio>  // before jpeglib.h
+#include <jpeglib.h>
 
 #include <algorithm>
 #include <array>
@@ -22,6 +26,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 #include <xtensor/xmath.hpp>
 
@@ -164,6 +169,106 @@ std::vector<unsigned char> handmade_tiff(std::uint32_t h, std::uint32_t w, const
     return b;
 }
 
+// A TIFF written with libtiff directly, in layouts write_image does not
+// produce: big-endian, tiled, planar, min-is-white, palette. `samples` are
+// interleaved (channel fastest), row-major.
+struct TiffLayout {
+    std::uint16_t photometric = PHOTOMETRIC_MINISBLACK;
+    std::uint16_t planar = PLANARCONFIG_CONTIG;
+    bool tiled = false;
+    bool big_endian = false;
+    std::uint16_t compression = COMPRESSION_NONE;
+    const std::vector<std::uint16_t>* colormap = nullptr;  // 3 x 2^bits entries for a palette
+};
+
+template <class Sample>
+void write_tiff_with_libtiff(const fs::path& file, std::uint32_t h, std::uint32_t w, std::uint16_t channels,
+                             const std::vector<Sample>& samples, const TiffLayout& layout) {
+    TIFF* tif = TIFFOpen(file.c_str(), layout.big_endian ? "wb" : "wl");
+    REQUIRE(tif != nullptr);
+    TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w);
+    TIFFSetField(tif, TIFFTAG_IMAGELENGTH, h);
+    TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, channels);
+    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, static_cast<unsigned>(8 * sizeof(Sample)));
+    TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, std::is_floating_point_v<Sample> ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT);
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, layout.photometric);
+    TIFFSetField(tif, TIFFTAG_PLANARCONFIG, layout.planar);
+    TIFFSetField(tif, TIFFTAG_COMPRESSION, layout.compression);
+    if (layout.colormap) {
+        const std::size_t n = layout.colormap->size() / 3;
+        TIFFSetField(tif, TIFFTAG_COLORMAP, layout.colormap->data(), layout.colormap->data() + n,
+                     layout.colormap->data() + 2 * n);
+    }
+    const bool separate = layout.planar == PLANARCONFIG_SEPARATE;
+    const std::size_t per_pixel = separate ? 1 : channels;
+    const std::uint16_t planes = separate ? channels : 1;
+    auto value = [&](std::size_t y, std::size_t x, std::size_t c) { return samples[(y * w + x) * channels + c]; };
+    if (layout.tiled) {
+        const std::uint32_t tile = 16;
+        TIFFSetField(tif, TIFFTAG_TILEWIDTH, tile);
+        TIFFSetField(tif, TIFFTAG_TILELENGTH, tile);
+        std::vector<Sample> buffer(tile * tile * per_pixel);
+        for (std::uint16_t p = 0; p < planes; ++p)
+            for (std::uint32_t ty = 0; ty < h; ty += tile)
+                for (std::uint32_t tx = 0; tx < w; tx += tile) {
+                    std::fill(buffer.begin(), buffer.end(), Sample{});
+                    for (std::uint32_t y = ty; y < std::min(h, ty + tile); ++y)
+                        for (std::uint32_t x = tx; x < std::min(w, tx + tile); ++x)
+                            for (std::size_t k = 0; k < per_pixel; ++k)
+                                buffer[((y - ty) * tile + (x - tx)) * per_pixel + k] = value(y, x, p + k);
+                    REQUIRE(TIFFWriteTile(tif, buffer.data(), tx, ty, 0, p) >= 0);
+                }
+    } else {
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, 3u);
+        std::vector<Sample> row(w * per_pixel);
+        for (std::uint16_t p = 0; p < planes; ++p)
+            for (std::uint32_t y = 0; y < h; ++y) {
+                for (std::uint32_t x = 0; x < w; ++x)
+                    for (std::size_t k = 0; k < per_pixel; ++k) row[x * per_pixel + k] = value(y, x, p + k);
+                REQUIRE(TIFFWriteScanline(tif, row.data(), y, p) >= 0);
+            }
+    }
+    TIFFClose(tif);
+}
+
+// The planar C x H x W tensor of interleaved integer samples scaled by 1/max.
+template <class Sample>
+Tensor<float> expected_planar(const std::vector<Sample>& samples, std::size_t c, std::size_t h, std::size_t w, double max) {
+    auto t = deblur::make_tensor<float>(c, h, w);
+    for (std::size_t y = 0; y < h; ++y)
+        for (std::size_t x = 0; x < w; ++x)
+            for (std::size_t k = 0; k < c; ++k) t(k, y, x) = static_cast<float>(samples[(y * w + x) * c + k] / max);
+    return t;
+}
+
+// A JPEG encoded with libjpeg (quality 100) from interleaved 8-bit samples.
+std::vector<unsigned char> encode_test_jpeg(std::uint32_t h, std::uint32_t w, int components, J_COLOR_SPACE space,
+                                            const std::vector<unsigned char>& samples) {
+    jpeg_compress_struct cinfo;
+    jpeg_error_mgr errors;
+    cinfo.err = jpeg_std_error(&errors);
+    jpeg_create_compress(&cinfo);
+    unsigned char* buffer = nullptr;
+    unsigned long size = 0;
+    jpeg_mem_dest(&cinfo, &buffer, &size);
+    cinfo.image_width = w;
+    cinfo.image_height = h;
+    cinfo.input_components = components;
+    cinfo.in_color_space = space;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, 100, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < h) {
+        auto* row = const_cast<unsigned char*>(samples.data()) + std::size_t{cinfo.next_scanline} * w * components;
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    std::vector<unsigned char> bytes(buffer, buffer + size);
+    std::free(buffer);
+    return bytes;
+}
+
 void truncate_to_half(const fs::path& from, const fs::path& to) {
     auto bytes = file_bytes(from);
     REQUIRE(bytes.size() > 16);
@@ -282,6 +387,140 @@ TEST_CASE("PFM: header 'Pf W H -1.0', little-endian, rows stored bottom to top")
         }
     put_bytes(dir / "big.pfm", big);
     CHECK(identical(deblur::io::read_image(dir / "big.pfm").pixels, image));
+}
+
+TEST_CASE("TIFF layouts from other writers: big-endian, tiled, planar, min-is-white, palette") {
+    TempDir dir;
+    const std::uint32_t h = 21, w = 35;  // not multiples of the 16 x 16 tiles
+    std::mt19937 rng(8);
+    std::vector<std::uint16_t> rgb16(h * w * 3);
+    for (auto& v : rgb16) v = static_cast<std::uint16_t>(rng());
+    const auto expected16 = expected_planar(rgb16, 3, h, w, 65535.0);
+    for (bool tiled : {false, true})
+        for (bool big_endian : {false, true})
+            for (std::uint16_t planar : {PLANARCONFIG_CONTIG, PLANARCONFIG_SEPARATE})
+                for (std::uint16_t compression : {COMPRESSION_NONE, COMPRESSION_ADOBE_DEFLATE}) {
+                    CAPTURE(tiled);
+                    CAPTURE(big_endian);
+                    CAPTURE(planar);
+                    CAPTURE(compression);
+                    TiffLayout layout;
+                    layout.photometric = PHOTOMETRIC_RGB;
+                    layout.planar = planar;
+                    layout.tiled = tiled;
+                    layout.big_endian = big_endian;
+                    layout.compression = compression;
+                    write_tiff_with_libtiff(dir / "layout.tif", h, w, 3, rgb16, layout);
+                    const auto image = deblur::io::read_image(dir / "layout.tif");
+                    CHECK(image.info.bit_depth == 16);
+                    CHECK(identical(image.pixels, expected16));
+                }
+
+    std::vector<float> gray_float(h * w);
+    for (auto& v : gray_float) v = std::uniform_real_distribution<float>(-10, 10)(rng);
+    TiffLayout tiled_big;
+    tiled_big.tiled = true;
+    tiled_big.big_endian = true;
+    write_tiff_with_libtiff(dir / "float.tif", h, w, 1, gray_float, tiled_big);
+    const auto floats = deblur::io::read_image(dir / "float.tif");
+    CHECK(floats.info.floating_point);
+    CHECK(std::equal(gray_float.begin(), gray_float.end(), floats.pixels.begin()));
+
+    std::vector<std::uint8_t> gray8(h * w);
+    for (auto& v : gray8) v = static_cast<std::uint8_t>(rng());
+    TiffLayout white;
+    white.photometric = PHOTOMETRIC_MINISWHITE;
+    write_tiff_with_libtiff(dir / "white.tif", h, w, 1, gray8, white);
+    const auto inverted = deblur::io::read_image(dir / "white.tif");
+    REQUIRE(inverted.pixels.shape(0) == 1);
+    for (std::size_t i = 0; i < gray8.size(); ++i)
+        CHECK(inverted.pixels.data()[i] == doctest::Approx(1.0 - gray8[i] / 255.0).epsilon(1e-6));
+
+    // Palette: 8-bit indices into 16-bit colour maps (v * 257 encodes the 8-bit colour v).
+    std::vector<std::uint16_t> colormap(3 * 256);
+    std::vector<std::uint8_t> palette_rgb(3 * 256);
+    for (std::size_t i = 0; i < palette_rgb.size(); ++i) {
+        palette_rgb[i] = static_cast<std::uint8_t>(rng());
+        colormap[(i % 3) * 256 + i / 3] = static_cast<std::uint16_t>(palette_rgb[i] * 257);
+    }
+    TiffLayout palette;
+    palette.photometric = PHOTOMETRIC_PALETTE;
+    palette.colormap = &colormap;
+    write_tiff_with_libtiff(dir / "palette.tif", h, w, 1, gray8, palette);
+    std::vector<std::uint8_t> looked_up(h * w * 3);
+    for (std::size_t p = 0; p < gray8.size(); ++p)
+        for (std::size_t k = 0; k < 3; ++k) looked_up[p * 3 + k] = palette_rgb[gray8[p] * 3 + k];
+    const auto colours = deblur::io::read_image(dir / "palette.tif");
+    CHECK(colours.info.channels == 3);
+    CHECK(identical(colours.pixels, expected_planar(looked_up, 3, h, w, 255.0)));
+
+    // Signed integers are not an image format this reader guesses at.
+    std::vector<std::uint8_t> signed_bytes(h * w, 1);
+    write_tiff_with_libtiff(dir / "signed.tif", h, w, 1, signed_bytes, TiffLayout{});
+    {
+        TIFF* tif = TIFFOpen((dir / "signed.tif").c_str(), "r+");
+        REQUIRE(tif != nullptr);
+        TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_INT);
+        TIFFRewriteDirectory(tif);
+        TIFFClose(tif);
+    }
+    check_image_error([&] { (void)deblur::io::read_image(dir / "signed.tif"); }, dir / "signed.tif",
+                      "unsupported TIFF: 8-bit signed integer");
+}
+
+TEST_CASE("PNG palettes with few colours expand to RGB") {
+    TempDir dir;
+    const std::uint32_t h = 9, w = 13;
+    const std::vector<unsigned char> colormap = {255, 0, 0, 0, 128, 0, 10, 20, 30, 200, 201, 202};
+    std::vector<unsigned char> indices(h * w);
+    for (std::size_t i = 0; i < indices.size(); ++i) indices[i] = static_cast<unsigned char>((i * 5 + i / 7) % 4);
+    png_image png{};
+    png.version = PNG_IMAGE_VERSION;
+    png.width = w;
+    png.height = h;
+    png.format = PNG_FORMAT_RGB_COLORMAP;
+    png.colormap_entries = 4;
+    png_alloc_size_t size = 0;
+    REQUIRE(png_image_write_to_memory(&png, nullptr, &size, 0, indices.data(), 0, colormap.data()));
+    std::vector<unsigned char> bytes(size);
+    REQUIRE(png_image_write_to_memory(&png, bytes.data(), &size, 0, indices.data(), 0, colormap.data()));
+    bytes.resize(size);
+    put_bytes(dir / "palette.png", bytes);
+
+    const auto image = deblur::io::read_image(dir / "palette.png");
+    CHECK(image.info.bit_depth == 2);  // 4 colours: 2-bit indices
+    CHECK(image.info.channels == 3);
+    std::vector<unsigned char> rgb(h * w * 3);
+    for (std::size_t p = 0; p < indices.size(); ++p)
+        for (std::size_t k = 0; k < 3; ++k) rgb[p * 3 + k] = colormap[indices[p] * 3 + k];
+    CHECK(identical(image.pixels, expected_planar(rgb, 3, h, w, 255.0)));
+}
+
+TEST_CASE("JPEG: gray and RGB decode close to what was encoded; CMYK is refused") {
+    TempDir dir;
+    const std::uint32_t h = 24, w = 40;
+    std::vector<unsigned char> gray(h * w), rgb(h * w * 3), cmyk(h * w * 4);
+    for (std::uint32_t y = 0; y < h; ++y)
+        for (std::uint32_t x = 0; x < w; ++x) {
+            gray[y * w + x] = static_cast<unsigned char>(40 + 4 * x + 2 * y);  // smooth: JPEG keeps it closely
+            for (std::size_t k = 0; k < 3; ++k) rgb[(y * w + x) * 3 + k] = static_cast<unsigned char>(30 + 3 * x + (k + 1) * y);
+            for (std::size_t k = 0; k < 4; ++k) cmyk[(y * w + x) * 4 + k] = static_cast<unsigned char>(x + k * y);
+        }
+    put_bytes(dir / "gray.jpg", encode_test_jpeg(h, w, 1, JCS_GRAYSCALE, gray));
+    put_bytes(dir / "rgb.jpg", encode_test_jpeg(h, w, 3, JCS_RGB, rgb));
+    put_bytes(dir / "cmyk.jpg", encode_test_jpeg(h, w, 4, JCS_CMYK, cmyk));
+
+    const auto g = deblur::io::read_image(dir / "gray.jpg");
+    CHECK(g.info.channels == 1);
+    CHECK(g.info.format == deblur::io::ImageFormat::jpeg);
+    const float gray_error = max_abs_difference(g.pixels, expected_planar(gray, 1, h, w, 255.0));
+    const auto c = deblur::io::read_image(dir / "rgb.jpg");
+    CHECK(c.info.channels == 3);
+    const float rgb_error = max_abs_difference(c.pixels, expected_planar(rgb, 3, h, w, 255.0));
+    MESSAGE("JPEG quality 100 max error: gray " << gray_error * 255 << "/255, RGB " << rgb_error * 255 << "/255");
+    CHECK(gray_error <= 2.0f / 255);
+    CHECK(rgb_error <= 4.0f / 255);
+    check_image_error([&] { (void)deblur::io::read_image(dir / "cmyk.jpg"); }, dir / "cmyk.jpg", "CMYK");
 }
 
 TEST_CASE("Levin data: the 16-bit PNG equals the PFM within 1/65535") {

@@ -8,7 +8,7 @@ namespace deblur::io {
 
 struct ImageInfo {
     ImageFormat format = ImageFormat::png;
-    std::size_t channels = 0;  // as stored, alpha included: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+    std::size_t channels = 0;  // decoded, alpha included: 1 gray, 2 gray+alpha, 3 RGB (palettes too), 4 RGBA
     std::size_t height = 0;
     std::size_t width = 0;
     int bit_depth = 0;            // bits per stored sample (a palette PNG reports its index depth)

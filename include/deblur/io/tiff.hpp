@@ -275,7 +275,7 @@ inline Image decode_tiff(std::span<const unsigned char> bytes, const std::filesy
     throw ImageError(file, "unsupported TIFF: " + std::to_string(bits) + "-bit " + kind + " samples, " +
                                std::to_string(samples_per_pixel) + " per pixel, photometric " +
                                std::to_string(photometric) +
-                               " (supported: 8/16-bit unsigned or 32-bit float gray/RGB, 8-bit palette/YCbCr/CMYK)");
+                               " (supported: 8/16-bit unsigned or 32-bit float gray/RGB; palette, YCbCr, CMYK up to 8 bits)");
 }
 
 // Encodes 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels as an 8/16-bit
