@@ -90,7 +90,10 @@ TEST_CASE("end-to-end gradient through all scales and stages matches finite diff
 TEST_CASE("training one scale leaves the coarser scales without gradient") {
     SmallNet<> net(3);
     const auto blurry = random_image(22, 19, 6);
-    auto r = make_tensor<double>(1, 7, 7, 1.0);
+    auto r = make_tensor<double>(1, 7, 7);
+    std::mt19937 rng(7);
+    std::normal_distribution<double> normal;
+    for (auto& v : r) v = normal(rng);  // not constant: the kernel sums to 1, so <1, k> has no gradient
     net.forward(blurry);
     zero_gradients(net);
     net.backward(blurry, r, false);
