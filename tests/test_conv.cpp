@@ -4,6 +4,8 @@
 #include <deblur/layers/layer.hpp>
 #include <deblur/testing/gradcheck.hpp>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -95,48 +97,61 @@ TEST_CASE_TEMPLATE("Conv forward matches the naive cross-correlation", T, float,
     check_forward<1, 5, T>(2, 13, 6, 6);
 }
 
-TEST_CASE_TEMPLATE("Conv forward is right across several row bands", T, float, double) {
-    // 2 x 20 x 600 with F = 15: one output row of columns is about 1 MB in
-    // float, so the layer works in several bands with a short last one.
-    check_forward<2, 15, T>(2, 20, 600, 7);
+// Shapes large enough for several row bands per thread and several threads
+// (three, so the chunks are uneven), compared with plain loops.
+TEST_CASE_TEMPLATE("Conv forward is right across several row bands and threads", T, float, double) {
+    for (int threads : {1, 3}) {
+        omp_set_num_threads(threads);
+        CAPTURE(threads);
+        // 2 x 24 x 300 with F = 15: one output row of columns is 0.5 MB in
+        // float, so each thread works in several bands with a short last one.
+        check_forward<8, 15, T>(2, 24, 300, 7);
+        check_forward<8, 3, T>(1, 200, 150, 8);
+    }
+    omp_set_num_threads(omp_get_num_procs());
 }
 
-TEST_CASE("Conv backward matches the naive adjoint across several row bands") {
-    constexpr int n = 2, f = 15;
-    Conv<n, f, Exec<double>> conv;
-    std::mt19937_64 rng(11);
-    const std::size_t c = 2, h = 19, w = 300;
-    conv.setup(c, rng);
-    const auto in = random_tensor<double>(c, h, w, 12);
-    Tensor<double> out;
-    conv.forward(in, out);
-    const auto g = random_tensor<double>(n, out.shape(1), out.shape(2), 13);
-    auto grad_in = deblur::make_tensor<double>(c, h, w);
-    conv.zero_grads();
-    conv.backward(in, out, g, grad_in);
+TEST_CASE("Conv backward matches the naive adjoint across several row bands and threads") {
+    constexpr int n = 8, f = 15;
+    const std::size_t c = 2, h = 24, w = 300;
+    for (int threads : {1, 3}) {
+        omp_set_num_threads(threads);
+        CAPTURE(threads);
+        Conv<n, f, Exec<double>> conv;
+        std::mt19937_64 rng(11);
+        conv.setup(c, rng);
+        const auto in = random_tensor<double>(c, h, w, 12);
+        Tensor<double> out;
+        conv.forward(in, out);
+        const auto g = random_tensor<double>(n, out.shape(1), out.shape(2), 13);
+        auto grad_in = random_tensor<double>(c, h, w, 14);  // backward adds to what is there
+        auto expected_grad_in = grad_in;
+        conv.zero_grads();
+        conv.backward(in, out, g, grad_in);
 
-    const auto p = conv.params();
-    const std::size_t ho = out.shape(1), wo = out.shape(2), k = c * f * f;
-    std::vector<double> dparams(p.size(), 0.0);
-    auto expected_grad_in = deblur::make_tensor<double>(c, h, w);
-    for (std::size_t m = 0; m < n; ++m)
-        for (std::size_t r = 0; r < ho; ++r)
-            for (std::size_t col = 0; col < wo; ++col) {
-                const double gv = g(m, r, col);
-                dparams[n * k + m] += gv;
-                for (std::size_t ch = 0; ch < c; ++ch)
-                    for (std::size_t i = 0; i < f; ++i)
-                        for (std::size_t j = 0; j < f; ++j) {
-                            const std::size_t widx = ((m * c + ch) * f + i) * f + j;
-                            dparams[widx] += gv * in(ch, r + i, col + j);
-                            expected_grad_in(ch, r + i, col + j) += gv * p[widx];
-                        }
-            }
-    const std::vector<double> got_params(conv.param_grads().begin(), conv.param_grads().end());
-    const std::vector<double> got_in(grad_in.begin(), grad_in.end());
-    const std::vector<double> want_in(expected_grad_in.begin(), expected_grad_in.end());
-    CHECK(deblur::testing::relative_error(got_params, dparams) < 1e-12);
-    CHECK(deblur::testing::relative_error(got_in, want_in) < 1e-12);
+        const auto p = conv.params();
+        const std::size_t ho = out.shape(1), wo = out.shape(2), k = c * f * f;
+        std::vector<double> dparams(p.size(), 0.0);
+        for (std::size_t m = 0; m < n; ++m)
+            for (std::size_t r = 0; r < ho; ++r)
+                for (std::size_t col = 0; col < wo; ++col) {
+                    const double gv = g(m, r, col);
+                    dparams[n * k + m] += gv;
+                    for (std::size_t ch = 0; ch < c; ++ch)
+                        for (std::size_t i = 0; i < f; ++i)
+                            for (std::size_t j = 0; j < f; ++j) {
+                                const std::size_t widx = ((m * c + ch) * f + i) * f + j;
+                                dparams[widx] += gv * in(ch, r + i, col + j);
+                                expected_grad_in(ch, r + i, col + j) += gv * p[widx];
+                            }
+                }
+        const std::vector<double> got_params(conv.param_grads().begin(), conv.param_grads().end());
+        const std::vector<double> got_in(grad_in.begin(), grad_in.end());
+        const std::vector<double> want_in(expected_grad_in.begin(), expected_grad_in.end());
+        CHECK(deblur::testing::relative_error(got_params, dparams) < 1e-12);
+        CHECK(deblur::testing::relative_error(got_in, want_in) < 1e-12);
+    }
+    omp_set_num_threads(omp_get_num_procs());
 }
 
 TEST_CASE("Conv backward matches finite differences") {

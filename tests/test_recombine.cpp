@@ -4,6 +4,8 @@
 #include <deblur/layers/recombine.hpp>
 #include <deblur/testing/gradcheck.hpp>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -77,6 +79,46 @@ TEST_CASE_TEMPLATE("Recombine forward matches the naive channel mix", T, float, 
     check_forward<1, T>(5, 4, 4, 3);
     check_forward<32, T>(32, 9, 13, 4);
     check_forward<3, T>(7, 1, 1, 5);
+}
+
+// 32 x 32 channels on 70 x 90 pixels is enough work for three threads (uneven
+// chunks); forward and backward are compared with plain loops.
+TEST_CASE("Recombine splits large images across threads correctly") {
+    constexpr int m_out = 32;
+    const std::size_t c = 32, h = 70, w = 90;
+    for (int threads : {1, 3}) {
+        omp_set_num_threads(threads);
+        CAPTURE(threads);
+        check_forward<m_out, float>(c, h, w, 10);
+        Recombine<m_out, Exec<double>> layer;
+        std::mt19937_64 rng(11);
+        layer.setup(c, rng);
+        const auto in = random_tensor<double>(c, h, w, 12);
+        Tensor<double> out;
+        layer.forward(in, out);
+        const auto g = random_tensor<double>(m_out, h, w, 13);
+        auto grad_in = random_tensor<double>(c, h, w, 14);  // backward adds to what is there
+        auto expected_grad_in = grad_in;
+        layer.zero_grads();
+        layer.backward(in, out, g, grad_in);
+        const auto p = layer.params();
+        std::vector<double> dparams(p.size(), 0.0);
+        for (std::size_t m = 0; m < m_out; ++m)
+            for (std::size_t r = 0; r < h; ++r)
+                for (std::size_t col = 0; col < w; ++col) {
+                    dparams[m_out * c + m] += g(m, r, col);
+                    for (std::size_t ch = 0; ch < c; ++ch) {
+                        dparams[m * c + ch] += g(m, r, col) * in(ch, r, col);
+                        expected_grad_in(ch, r, col) += g(m, r, col) * p[m * c + ch];
+                    }
+                }
+        const std::vector<double> got_params(layer.param_grads().begin(), layer.param_grads().end());
+        const std::vector<double> got_in(grad_in.begin(), grad_in.end());
+        const std::vector<double> want_in(expected_grad_in.begin(), expected_grad_in.end());
+        CHECK(deblur::testing::relative_error(got_params, dparams) < 1e-12);
+        CHECK(deblur::testing::relative_error(got_in, want_in) < 1e-12);
+    }
+    omp_set_num_threads(omp_get_num_procs());
 }
 
 TEST_CASE("Recombine backward matches finite differences") {

@@ -19,6 +19,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -49,7 +50,9 @@ public:
     static constexpr int filters = N;
     static constexpr int filter_size = F;
     // Target size of the im2col buffer for one band of output rows.
-    static constexpr std::size_t column_budget_bytes = std::size_t{2} << 20;
+    static constexpr std::size_t column_budget_bytes = std::size_t{1} << 20;
+    // Below this much work per thread a call runs on one thread.
+    static constexpr double min_flops_per_thread = 4e6;
 
     static constexpr int output_channels(int in_channels) { return in_channels < 1 ? -1 : N; }
 
@@ -72,16 +75,18 @@ public:
         resize(out, N, g.out_rows, g.out_cols);
         const auto weights = weight_matrix();
         const auto bias = bias_vector();
-        for (std::size_t r0 = 0; r0 < g.out_rows; r0 += g.band_rows) {
-            const std::size_t rows = std::min(g.band_rows, g.out_rows - r0);
-            const auto cols = im2col(in, g, r0, rows);
-            OutMap dst(out.data() + r0 * g.out_cols, N, static_cast<Eigen::Index>(rows * g.out_cols),
-                       Eigen::OuterStride<>(static_cast<Eigen::Index>(g.out_rows * g.out_cols)));
-            // Start from the bias and accumulate: Eigen's GEMM adds into its
-            // destination anyway, so the bias costs no extra pass.
-            for (int n = 0; n < N; ++n) dst.row(n).setConstant(bias[n]);
-            dst.noalias() += weights * cols;
-        }
+        for_each_chunk(g, [&](int, Workspace& ws, std::size_t begin, std::size_t end) {
+            for (std::size_t r0 = begin; r0 < end; r0 += g.band_rows) {
+                const std::size_t rows = std::min(g.band_rows, end - r0);
+                const auto cols = im2col(ws, in, g, r0, rows);
+                OutMap dst(out.data() + r0 * g.out_cols, N, static_cast<Eigen::Index>(rows * g.out_cols),
+                           Eigen::OuterStride<>(static_cast<Eigen::Index>(g.out_rows * g.out_cols)));
+                // Start from the bias and accumulate: Eigen's GEMM adds into its
+                // destination anyway, so the bias costs no extra pass.
+                for (int n = 0; n < N; ++n) dst.row(n).setConstant(bias[n]);
+                dst.noalias() += weights * cols;
+            }
+        });
     }
 
     // Adds dL/dW, dL/db into param_grads() and dL/din into grad_in.
@@ -96,19 +101,44 @@ public:
             throw std::invalid_argument("deblur::Conv::backward: grad_in must have the shape of the input");
         const auto weights = weight_matrix();
         const std::size_t k = patch_size();
-        RowMajorMap weight_grad(grads_.data(), N, static_cast<Eigen::Index>(k));
-        Eigen::Map<Vector> bias_grad(grads_.data() + N * k, N);
-        for (std::size_t r0 = 0; r0 < g.out_rows; r0 += g.band_rows) {
-            const std::size_t rows = std::min(g.band_rows, g.out_rows - r0);
-            const Eigen::Index p = static_cast<Eigen::Index>(rows * g.out_cols);
-            const auto cols = im2col(in, g, r0, rows);
-            ConstOutMap dout(grad_out.data() + r0 * g.out_cols, N, p,
-                             Eigen::OuterStride<>(static_cast<Eigen::Index>(g.out_rows * g.out_cols)));
-            weight_grad.noalias() += dout * cols.transpose();
-            bias_grad += dout.rowwise().sum();
-            RowMajorMap dcols(column_grad_.data(), static_cast<Eigen::Index>(k), p);
-            dcols.noalias() = weights.transpose() * dout;
-            col2im_add(g, r0, rows, grad_in);
+        const int team = for_each_chunk(g, [&](int thread, Workspace& ws, std::size_t begin, std::size_t end) {
+            // Thread 0 adds straight into the layer's gradients, the others
+            // into their own, summed below.
+            scalar* param_grad = thread == 0 ? grads_.data() : ws.param_grad.data();
+            if (thread != 0) std::fill(ws.param_grad.begin(), ws.param_grad.end(), scalar(0));
+            RowMajorMap weight_grad(param_grad, N, static_cast<Eigen::Index>(k));
+            Eigen::Map<Vector> bias_grad(param_grad + N * k, N);
+            // Input rows from `end` on are shared with the next chunk: they go
+            // to this thread's halo (the last chunk owns its rows alone).
+            const std::size_t shared_from = end == g.out_rows ? g.rows : end;
+            if (shared_from < g.rows) std::fill(ws.halo.begin(), ws.halo.end(), scalar(0));
+            for (std::size_t r0 = begin; r0 < end; r0 += g.band_rows) {
+                const std::size_t rows = std::min(g.band_rows, end - r0);
+                const Eigen::Index p = static_cast<Eigen::Index>(rows * g.out_cols);
+                const auto cols = im2col(ws, in, g, r0, rows);
+                ConstOutMap dout(grad_out.data() + r0 * g.out_cols, N, p,
+                                 Eigen::OuterStride<>(static_cast<Eigen::Index>(g.out_rows * g.out_cols)));
+                weight_grad.noalias() += dout * cols.transpose();
+                bias_grad += dout.rowwise().sum();
+                RowMajorMap dcols(ws.column_grad.data(), static_cast<Eigen::Index>(k), p);
+                dcols.noalias() = weights.transpose() * dout;
+                col2im_add(ws, g, r0, rows, shared_from, grad_in);
+            }
+        });
+        // The other threads' parameter gradients and the shared rows, in thread order.
+        for (int t = 1; t < team; ++t) {
+            const auto& part = workspaces_[t].param_grad;
+            for (std::size_t i = 0; i < grads_.size(); ++i) grads_[i] += part[i];
+        }
+        for (int t = 0; t + 1 < team; ++t) {
+            const std::size_t first_row = chunk_begin(g, t + 1, team);
+            const auto& halo = workspaces_[t].halo;
+            for (std::size_t ch = 0; ch < channels_; ++ch)
+                for (std::size_t i = 0; i + 1 < static_cast<std::size_t>(F); ++i) {
+                    scalar* dst = grad_in.data() + (ch * g.rows + first_row + i) * g.cols;
+                    const scalar* src = halo.data() + (ch * (F - 1) + i) * g.cols;
+                    for (std::size_t c = 0; c < g.cols; ++c) dst[c] += src[c];
+                }
         }
     }
 
@@ -131,6 +161,16 @@ private:
         std::size_t rows, cols, out_rows, out_cols, band_rows;
     };
 
+    // Scratch of one thread: the im2col of a band, its gradient, the thread's
+    // parameter gradient and the gradient of the input rows its chunk shares
+    // with the next one.
+    struct Workspace {
+        std::vector<scalar> columns;
+        std::vector<scalar> column_grad;
+        std::vector<scalar> param_grad;
+        std::vector<scalar> halo;
+    };
+
     std::size_t patch_size() const { return channels_ * F * F; }
 
     void check_input(const Tensor<scalar>& in, const char* where) const {
@@ -146,8 +186,7 @@ private:
                                         ") is smaller than the filter (" + std::to_string(F) + ")");
     }
 
-    // Output shape and the band height, and the column buffers sized for it.
-    Geometry geometry(const Tensor<scalar>& in) {
+    Geometry geometry(const Tensor<scalar>& in) const {
         Geometry g;
         g.rows = in.shape(1);
         g.cols = in.shape(2);
@@ -155,10 +194,42 @@ private:
         g.out_cols = g.cols - F + 1;
         const std::size_t row_bytes = patch_size() * g.out_cols * sizeof(scalar);
         g.band_rows = std::clamp<std::size_t>(column_budget_bytes / row_bytes, 1, g.out_rows);
-        const std::size_t needed = patch_size() * g.band_rows * g.out_cols;
-        if (columns_.size() < needed) columns_.resize(needed);
-        if (column_grad_.size() < needed) column_grad_.resize(needed);
         return g;
+    }
+
+    // Threads for one call: one inside an enclosing parallel region (each
+    // caller thread then runs its own layer), and no more than there is work for.
+    int team_size(const Geometry& g) const {
+        const double flops = 2.0 * N * static_cast<double>(patch_size()) * static_cast<double>(g.out_rows * g.out_cols);
+        if (omp_in_parallel() || flops < min_flops_per_thread) return 1;
+        const int by_work = static_cast<int>(std::min(flops / min_flops_per_thread, 1024.0));
+        return std::max(1, std::min({omp_get_max_threads(), by_work, static_cast<int>(g.out_rows)}));
+    }
+
+    static std::size_t chunk_begin(const Geometry& g, int thread, int team) {
+        return g.out_rows * static_cast<std::size_t>(thread) / static_cast<std::size_t>(team);
+    }
+
+    // Splits the output rows into one contiguous chunk per thread and calls
+    // fn(thread, workspace, first_row, end_row) on each; returns the team size.
+    template <class Fn>
+    int for_each_chunk(const Geometry& g, Fn&& fn) {
+        const int team = team_size(g);
+        if (workspaces_.size() < static_cast<std::size_t>(team)) workspaces_.resize(team);
+        const std::size_t column_size = patch_size() * g.band_rows * g.out_cols;
+        for (int t = 0; t < team; ++t) {
+            Workspace& ws = workspaces_[t];
+            if (ws.columns.size() < column_size) ws.columns.resize(column_size);
+            if (ws.column_grad.size() < column_size) ws.column_grad.resize(column_size);
+            ws.param_grad.resize(params_.size());
+            ws.halo.resize(channels_ * (F - 1) * g.cols);
+        }
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+            const int t = omp_get_thread_num();
+            fn(t, workspaces_[t], chunk_begin(g, t, team), chunk_begin(g, t + 1, team));
+        }
+        return team;
     }
 
     ConstRowMajorMap weight_matrix() const {
@@ -166,11 +237,12 @@ private:
     }
     Eigen::Map<const Vector> bias_vector() const { return Eigen::Map<const Vector>(params_.data() + N * patch_size(), N); }
 
-    // columns_[(ch*F + i)*F + j][r*W' + c] = in[ch][r0+r+i][c+j] for the band of `rows` output rows at r0.
-    ConstRowMajorMap im2col(const Tensor<scalar>& in, const Geometry& g, std::size_t r0, std::size_t rows) {
+    // columns[(ch*F + i)*F + j][r*W' + c] = in[ch][r0+r+i][c+j] for the band of `rows` output rows at r0.
+    ConstRowMajorMap im2col(Workspace& ws, const Tensor<scalar>& in, const Geometry& g, std::size_t r0,
+                            std::size_t rows) const {
         const std::size_t p = rows * g.out_cols;
         const scalar* src = in.data();
-        scalar* dst = columns_.data();
+        scalar* dst = ws.columns.data();
         for (std::size_t ch = 0; ch < channels_; ++ch)
             for (std::size_t i = 0; i < static_cast<std::size_t>(F); ++i)
                 for (std::size_t j = 0; j < static_cast<std::size_t>(F); ++j) {
@@ -179,20 +251,24 @@ private:
                         std::memcpy(dst + r * g.out_cols, plane + r * g.cols, g.out_cols * sizeof(scalar));
                     dst += p;
                 }
-        return ConstRowMajorMap(columns_.data(), static_cast<Eigen::Index>(patch_size()), static_cast<Eigen::Index>(p));
+        return ConstRowMajorMap(ws.columns.data(), static_cast<Eigen::Index>(patch_size()),
+                                static_cast<Eigen::Index>(p));
     }
 
-    // The adjoint of im2col: scatters column_grad_ back onto the input, adding.
-    void col2im_add(const Geometry& g, std::size_t r0, std::size_t rows, Tensor<scalar>& grad_in) const {
+    // The adjoint of im2col: scatters ws.column_grad back onto the input,
+    // adding; input rows from `shared_from` on go to ws.halo instead.
+    void col2im_add(Workspace& ws, const Geometry& g, std::size_t r0, std::size_t rows, std::size_t shared_from,
+                    Tensor<scalar>& grad_in) const {
         const std::size_t p = rows * g.out_cols;
-        const scalar* src = column_grad_.data();
-        scalar* base = grad_in.data();
+        const scalar* src = ws.column_grad.data();
         for (std::size_t ch = 0; ch < channels_; ++ch)
             for (std::size_t i = 0; i < static_cast<std::size_t>(F); ++i)
                 for (std::size_t j = 0; j < static_cast<std::size_t>(F); ++j) {
-                    scalar* plane = base + (ch * g.rows + r0 + i) * g.cols + j;
                     for (std::size_t r = 0; r < rows; ++r) {
-                        scalar* d = plane + r * g.cols;
+                        const std::size_t row = r0 + r + i;
+                        scalar* d = row < shared_from
+                                        ? grad_in.data() + (ch * g.rows + row) * g.cols + j
+                                        : ws.halo.data() + (ch * (F - 1) + row - shared_from) * g.cols + j;
                         const scalar* s = src + r * g.out_cols;
                         for (std::size_t c = 0; c < g.out_cols; ++c) d[c] += s[c];
                     }
@@ -203,8 +279,7 @@ private:
     std::size_t channels_ = 0;
     std::vector<scalar> params_;
     std::vector<scalar> grads_;
-    std::vector<scalar> columns_;      // im2col of one band
-    std::vector<scalar> column_grad_;  // dL/d(columns) of one band
+    std::vector<Workspace> workspaces_;  // one per thread of the last call
 };
 
 }  // namespace deblur

@@ -4,7 +4,8 @@
 //   out[m][r][c] = b[m] + sum_ch A[m][ch] * in[ch][r][c]
 //
 // A C x H x W tensor is already a C x (H*W) row-major matrix, so forward is one
-// GEMM (M x C) * (C x HW) on Eigen maps of the tensors, without copies.
+// GEMM (M x C) * (C x HW) on Eigen maps of the tensors, without copies. Large
+// images are split into pixel ranges, one per OpenMP thread.
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512
 // intrinsics when Eigen's GEMM is inlined (GCC bug 105593); silence it for the
 // Eigen headers only.
@@ -12,6 +13,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -51,14 +53,18 @@ public:
         for (std::size_t i = 0; i < M * channels_; ++i) params_[i] = static_cast<scalar>(normal(rng));
     }
 
-    void forward(const Tensor<scalar>& in, Tensor<scalar>& out) const {
+    void forward(const Tensor<scalar>& in, Tensor<scalar>& out) {
         check_input(in, "forward");
+        const Eigen::Index c = static_cast<Eigen::Index>(channels_);
         const Eigen::Index pixels = static_cast<Eigen::Index>(in.shape(1) * in.shape(2));
         resize(out, M, in.shape(1), in.shape(2));
-        RowMajorMap y(out.data(), M, pixels);
+        const auto a = matrix();
         const auto b = bias();
-        for (int m = 0; m < M; ++m) y.row(m).setConstant(b[m]);
-        y.noalias() += matrix() * ConstRowMajorMap(in.data(), static_cast<Eigen::Index>(channels_), pixels);
+        for_each_chunk(pixels, [&](int, Eigen::Index begin, Eigen::Index count) {
+            StridedMap y(out.data() + begin, M, count, Eigen::OuterStride<>(pixels));
+            for (int m = 0; m < M; ++m) y.row(m).setConstant(b[m]);
+            y.noalias() += a * ConstStridedMap(in.data() + begin, c, count, Eigen::OuterStride<>(pixels));
+        });
     }
 
     // Adds dL/dA = dOut * in^T, dL/db = row sums of dOut, dL/din = A^T * dOut.
@@ -72,11 +78,19 @@ public:
             throw std::invalid_argument("deblur::Recombine::backward: grad_in must have the shape of the input");
         const Eigen::Index c = static_cast<Eigen::Index>(channels_);
         const Eigen::Index pixels = static_cast<Eigen::Index>(in.shape(1) * in.shape(2));
-        ConstRowMajorMap x(in.data(), c, pixels);
-        ConstRowMajorMap dy(grad_out.data(), M, pixels);
-        RowMajorMap(grads_.data(), M, c).noalias() += dy * x.transpose();
-        Eigen::Map<Vector>(grads_.data() + M * channels_, M) += dy.rowwise().sum();
-        RowMajorMap(grad_in.data(), c, pixels).noalias() += matrix().transpose() * dy;
+        const auto a = matrix();
+        const int team = for_each_chunk(pixels, [&](int thread, Eigen::Index begin, Eigen::Index count) {
+            // Thread 0 adds into the layer's gradients, the others into their
+            // own, summed below; input gradients of different pixels are disjoint.
+            scalar* param_grad = thread == 0 ? grads_.data() : partial_grads_[thread].data();
+            ConstStridedMap x(in.data() + begin, c, count, Eigen::OuterStride<>(pixels));
+            ConstStridedMap dy(grad_out.data() + begin, M, count, Eigen::OuterStride<>(pixels));
+            RowMajorMap(param_grad, M, c).noalias() += dy * x.transpose();
+            Eigen::Map<Vector>(param_grad + M * channels_, M) += dy.rowwise().sum();
+            StridedMap(grad_in.data() + begin, c, count, Eigen::OuterStride<>(pixels)).noalias() += a.transpose() * dy;
+        });
+        for (int t = 1; t < team; ++t)
+            for (std::size_t i = 0; i < grads_.size(); ++i) grads_[i] += partial_grads_[t][i];
     }
 
     // [A (M x C, row-major)..., b (M)...]
@@ -91,6 +105,38 @@ private:
     using Vector = Eigen::Matrix<scalar, Eigen::Dynamic, 1>;
     using RowMajorMap = Eigen::Map<RowMajor>;
     using ConstRowMajorMap = Eigen::Map<const RowMajor>;
+    using StridedMap = Eigen::Map<RowMajor, 0, Eigen::OuterStride<>>;
+    using ConstStridedMap = Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>>;
+
+    // Below this much work per thread a call runs on one thread.
+    static constexpr double min_flops_per_thread = 4e6;
+    // Pixel chunks start at multiples of this (whole cache lines).
+    static constexpr Eigen::Index chunk_alignment = 64;
+
+    // Splits the pixels into one contiguous chunk per thread (one thread
+    // inside an enclosing parallel region) and calls fn(thread, first, count);
+    // returns the team size. Zeroes the other threads' parameter gradients.
+    template <class Fn>
+    int for_each_chunk(Eigen::Index pixels, Fn&& fn) {
+        const double flops = 2.0 * M * static_cast<double>(channels_) * static_cast<double>(pixels);
+        int team = 1;
+        if (!omp_in_parallel() && flops >= 2 * min_flops_per_thread)
+            team = std::max(1, std::min(omp_get_max_threads(), static_cast<int>(std::min(flops / min_flops_per_thread, 1024.0))));
+        if (partial_grads_.size() < static_cast<std::size_t>(team)) partial_grads_.resize(team);
+        for (int t = 1; t < team; ++t) partial_grads_[t].assign(params_.size(), scalar(0));
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+            const int t = omp_get_thread_num();
+            const auto boundary = [&](int i) {
+                if (i >= team) return pixels;
+                return std::min(pixels, pixels * i / team / chunk_alignment * chunk_alignment);
+            };
+            const Eigen::Index begin = boundary(t);
+            const Eigen::Index end = boundary(t + 1);
+            if (end > begin) fn(t, begin, end - begin);
+        }
+        return team;
+    }
 
     void check_input(const Tensor<scalar>& in, const char* where) const {
         if (channels_ == 0)
@@ -107,6 +153,7 @@ private:
     std::size_t channels_ = 0;
     std::vector<scalar> params_;
     std::vector<scalar> grads_;
+    std::vector<std::vector<scalar>> partial_grads_;  // parameter gradients of threads 1, 2, ...
 };
 
 }  // namespace deblur
