@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
 
         auto metadata = [&] {
             return ModelMetadata{{"noise", std::to_string(gopt.noise_sigma)}, {"crop", std::to_string(gopt.crop)},
-                                 {"seed", std::to_string(seed)}, {"best_val", std::to_string(best_val)}};
+                                 {"seed", std::to_string(seed)}, {"best_val", std::to_string(best_val)},
+                                 {"trained_scales", std::to_string(topt.scale + 1)}};
         };
         train::ProgressLine progress(steps);
         using clock = std::chrono::steady_clock;

@@ -44,12 +44,13 @@ class ByteWriter {
 public:
     template <class V>
     void put(V v) {
-        const auto* p = reinterpret_cast<const unsigned char*>(&v);
-        bytes.insert(bytes.end(), p, p + sizeof(V));
+        unsigned char b[sizeof(V)];
+        std::memcpy(b, &v, sizeof(V));
+        for (unsigned char c : b) bytes.push_back(c);
     }
     void put_string(const std::string& s) {
         put(static_cast<std::uint32_t>(s.size()));
-        bytes.insert(bytes.end(), s.begin(), s.end());
+        for (char c : s) bytes.push_back(static_cast<unsigned char>(c));
     }
     std::vector<unsigned char> bytes;
 };
@@ -96,7 +97,7 @@ using ModelMetadata = std::map<std::string, std::string>;
 template <class Net>
 void save_model(Net& net, const std::filesystem::path& path, const ModelMetadata& metadata = {}) {
     detail::ByteWriter w;
-    w.bytes.insert(w.bytes.end(), detail::model_magic, detail::model_magic + 8);
+    for (char c : detail::model_magic) w.bytes.push_back(static_cast<unsigned char>(c));
     w.put(detail::model_version);
     w.put_string(architecture_of<Net>());
     std::string meta;

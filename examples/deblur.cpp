@@ -1,0 +1,122 @@
+// deblur: estimates the camera-shake kernel of a blurry photo and writes the
+// sharp image plus the kernel as a picture.
+//
+//   deblur shaken.jpg sharp.png            # writes sharp.png and sharp.kernel.png
+//   deblur --kernel k.png in.tif out.tif   # known kernel: non-blind only
+#include <CLI/CLI.hpp>
+#include <omp.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include <deblur/fft/fftw.hpp>
+#include <deblur/io/color.hpp>
+#include <deblur/io/read_image.hpp>
+#include <deblur/io/write_image.hpp>
+#include <deblur/pipeline/blind_deblur.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Output samples keep the input's precision where the output format allows it.
+deblur::io::SampleType output_sample_type(const deblur::io::ImageInfo& in, const fs::path& out) {
+    using deblur::io::SampleType;
+    const auto ext = out.extension().string();
+    const bool is_png = ext == ".png" || ext == ".PNG";
+    if (in.floating_point) return is_png ? SampleType::uint16 : SampleType::float32;
+    return in.bit_depth > 8 ? SampleType::uint16 : SampleType::uint8;
+}
+
+// The kernel as a picture: scaled to its maximum, each tap an n x n block.
+deblur::Tensor<float> kernel_picture(const xt::xtensor<float, 2>& k) {
+    const std::size_t n = std::max<std::size_t>(1, 256 / k.shape(0));
+    auto pic = deblur::make_tensor<float>(1, k.shape(0) * n, k.shape(1) * n);
+    const float peak = xt::amax(k)();
+    for (std::size_t r = 0; r < pic.shape(1); ++r)
+        for (std::size_t c = 0; c < pic.shape(2); ++c) pic(0, r, c) = k(r / n, c / n) / peak;
+    return pic;
+}
+
+xt::xtensor<float, 2> read_kernel(const fs::path& file) {
+    const auto image = deblur::io::read_image(file);
+    const auto gray = deblur::io::to_gray(image.pixels);
+    xt::xtensor<float, 2> k = xt::view(gray, 0, xt::all(), xt::all());
+    if (k.shape(0) % 2 == 0 || k.shape(1) % 2 == 0)
+        throw std::invalid_argument("kernel " + file.string() + ": width and height must be odd");
+    if (xt::amin(k)() < 0) throw std::invalid_argument("kernel " + file.string() + ": negative values");
+    const float sum = xt::sum(k)();
+    if (!(sum > 0)) throw std::invalid_argument("kernel " + file.string() + ": all zero");
+    return k / sum;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Blind deblurring of camera shake with a learned kernel estimator"};
+    fs::path input, output, kernel_file;
+    deblur::BlindDeblurOptions options;
+    int threads = 0;
+    bool quiet = false;
+    app.add_option("input", input, "Blurry photo (PNG, JPEG, TIFF or PFM)")->required();
+    app.add_option("output", output, "Sharp result (.png, .tif or .pfm); the kernel goes to OUTPUT.kernel.png")->required();
+    app.add_option("--kernel-size", options.kernel_size, "Largest blur in pixels (0: choose automatically)")
+        ->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--noise", options.noise, "Noise standard deviation, 0..1 (default: estimated from the image)");
+    app.add_option("--model", options.model, "Model file (default: the shipped model for the noise level)");
+    app.add_option("--kernel", kernel_file, "Use this kernel image instead of estimating one");
+    app.add_option("--gamma", options.gamma, "Gamma of the input (2.2 for most JPEGs; 1: linear data)")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--estimation-size", options.estimation_size, "Window of the photo the kernel is estimated on")
+        ->capture_default_str()->check(CLI::Range(64, 1 << 16));
+    app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_flag("-q,--quiet", quiet, "No progress output");
+    CLI11_PARSE(app, argc, argv);
+
+    const auto start = std::chrono::steady_clock::now();
+    const auto say = [&](const std::string& line) {
+        if (quiet) return;
+        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::cerr << "[" << std::fixed << std::setprecision(1) << t << " s] " << line << "\n";
+    };
+    try {
+        if (threads > 0) omp_set_num_threads(threads);
+        deblur::fft::Fftw::set_threads(threads > 0 ? threads : omp_get_max_threads());
+        options.progress = say;
+        auto kernel_output = output;
+        kernel_output.replace_extension(".kernel.png");
+
+        say("reading " + input.string());
+        const auto image = deblur::io::read_image(input);
+        say(std::to_string(image.info.width) + " x " + std::to_string(image.info.height) + ", " +
+            std::to_string(image.pixels.shape(0)) + " channel(s), " + std::to_string(image.info.bit_depth) + " bit");
+
+        xt::xtensor<float, 2> kernel;
+        deblur::Tensor<float> sharp;
+        if (!kernel_file.empty()) {
+            kernel = read_kernel(kernel_file);
+            const double noise = options.noise >= 0 ? options.noise
+                                                    : deblur::estimate_noise_level(deblur::detail::luminance(image.pixels));
+            say("deconvolving with the given " + std::to_string(kernel.shape(0)) + " x " +
+                std::to_string(kernel.shape(1)) + " kernel");
+            const deblur::Tensor<float> linear = deblur::io::apply_gamma(image.pixels, options.gamma);
+            sharp = deblur::io::apply_gamma(deblur::Tensor<float>(xt::clip(deblur::deconvolve(linear, kernel,
+                                                                  deblur::DeconvOptions::for_noise(noise)), 0.0f, 1.0f)),
+                                            1 / options.gamma);
+        } else {
+            auto result = deblur::blind_deblur(image.pixels, options);
+            kernel = result.kernel;
+            sharp = std::move(result.sharp);
+        }
+        if (!image.info.floating_point) sharp = xt::clip(sharp, 0.0f, 1.0f);
+        deblur::io::write_image(output, sharp, output_sample_type(image.info, output));
+        deblur::io::write_image(kernel_output, kernel_picture(kernel), deblur::io::SampleType::uint8);
+        say("wrote " + output.string() + " and " + kernel_output.string());
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "deblur: " << e.what() << "\n";
+        return 1;
+    }
+}

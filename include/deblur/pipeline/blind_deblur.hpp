@@ -1,0 +1,97 @@
+#pragma once
+// The library's one-call API:
+//
+//   auto result = deblur::blind_deblur(image);   // C x H x W in [0, 1]
+//   result.sharp, result.kernel, result.noise
+//
+//   auto sharp = deblur::deconvolve(image, kernel, deblur::DeconvOptions::for_noise(0.01));
+//
+// The kernel is estimated once on the luminance (on the window with the most
+// edges of a large photo); every channel is then deconvolved with it by the
+// hyper-Laplacian solver.
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
+
+#include "../core/tensor.hpp"
+#include "../deconv/hyper_laplacian.hpp"
+#include "blind_deblur_options.hpp"
+#include "estimation_window.hpp"
+#include "kernel_estimator.hpp"
+#include "model_directory.hpp"
+#include "noise_level.hpp"
+
+namespace deblur {
+
+struct BlindDeblurResult {
+    Tensor<float> sharp;           // C x H x W, same range as the input
+    xt::xtensor<float, 2> kernel;  // odd square, sum 1, convolution convention
+    double noise = 0;              // the noise level used (estimated or given)
+};
+
+namespace detail {
+
+inline void check_image(const Tensor<float>& image, const char* who) {
+    if (image.shape(0) < 1 || image.shape(1) < 1 || image.shape(2) < 1)
+        throw std::invalid_argument(std::string(who) + ": empty image");
+    for (float v : image)
+        if (!std::isfinite(v)) throw std::invalid_argument(std::string(who) + ": the image contains NaN or infinity");
+}
+
+inline xt::xtensor<float, 2> luminance(const Tensor<float>& image) {
+    if (image.shape(0) >= 3)
+        return 0.299f * xt::view(image, 0, xt::all(), xt::all()) + 0.587f * xt::view(image, 1, xt::all(), xt::all()) +
+               0.114f * xt::view(image, 2, xt::all(), xt::all());
+    return xt::view(image, 0, xt::all(), xt::all());
+}
+
+}  // namespace detail
+
+// Non-blind deconvolution of every channel with a known kernel.
+inline Tensor<float> deconvolve(const Tensor<float>& image, const xt::xtensor<float, 2>& kernel,
+                                const DeconvOptions& options) {
+    detail::check_image(image, "deblur::deconvolve");
+    if (kernel.shape(0) % 2 == 0 || kernel.shape(1) % 2 == 0)
+        throw std::invalid_argument("deblur::deconvolve: the kernel must have odd width and height");
+    if (kernel.shape(0) > image.shape(1) || kernel.shape(1) > image.shape(2))
+        throw std::invalid_argument("deblur::deconvolve: the image is smaller than the kernel");
+    HyperLaplacianDeconvolver<float> solver(options);
+    Tensor<float> out = Tensor<float>::from_shape(image.shape());
+    for (std::size_t c = 0; c < image.shape(0); ++c) {
+        xt::xtensor<float, 2> channel = xt::view(image, c, xt::all(), xt::all());
+        xt::view(out, c, xt::all(), xt::all()) = solver.deconvolve(channel, kernel);
+    }
+    return out;
+}
+
+inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeblurOptions& options = {}) {
+    detail::check_image(image, "deblur::blind_deblur");
+    if (!(options.gamma > 0)) throw std::invalid_argument("deblur::blind_deblur: gamma must be positive");
+    const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
+
+    Tensor<float> linear = options.gamma == 1 ? image : Tensor<float>(xt::pow(xt::maximum(image, 0.0f), float(options.gamma)));
+    const auto gray = detail::luminance(linear);
+    BlindDeblurResult result;
+    result.noise = options.noise >= 0 ? options.noise : estimate_noise_level(gray);
+    if (options.noise < 0) say("estimated noise level " + std::to_string(result.noise));
+
+    const auto window = choose_estimation_window(gray, options.estimation_size);
+    const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
+                                                xt::range(window.col, window.col + window.cols));
+    const auto model = options.model.empty() ? default_model_for_noise(result.noise) : options.model;
+    say("model " + model.string());
+    KernelEstimator<> estimator(model);
+    result.kernel = estimator.estimate(crop, options.kernel_size, options.progress);
+    say("kernel " + std::to_string(result.kernel.shape(0)) + " x " + std::to_string(result.kernel.shape(1)) +
+        "; deconvolving " + std::to_string(image.shape(0)) + " channel(s)");
+
+    result.sharp = deconvolve(linear, result.kernel, DeconvOptions::for_noise(result.noise));
+    if (options.gamma != 1)
+        result.sharp = xt::pow(xt::clip(result.sharp, 0.0f, 1.0f), float(1 / options.gamma));
+    return result;
+}
+
+}  // namespace deblur

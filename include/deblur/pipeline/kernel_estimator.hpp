@@ -1,0 +1,132 @@
+#pragma once
+// Blind kernel estimation with a trained network, for images of any blur
+// size up to a few times the network's largest kernel.
+//
+// Size rule (kernel_size = 0, automatic): run the network at full resolution
+// up to its largest trained scale; if the estimated kernel reaches the border
+// of its support (more than 5 % of its mass in the outer sixth), the blur is
+// larger than the network can see, so shrink the image by sqrt(2) and try
+// again (at most 4 times, i.e. blurs up to 4x the largest kernel), and scale
+// the kernel back up. The kernel is finally cropped to its visible support.
+// With kernel_size = N given, the image is shrunk once so that N fits.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <xtensor/xtensor.hpp>
+
+#include "../blur/center_kernel.hpp"
+#include "../net/default_network.hpp"
+#include "../net/linear_resize.hpp"
+#include "../net/model_file.hpp"
+
+namespace deblur {
+
+template <class Net = DefaultNetwork>
+class KernelEstimator {
+public:
+    using Kernel = xt::xtensor<float, 2>;
+    using Progress = std::function<void(const std::string&)>;
+
+    // Loads the model; throws ModelError if it is missing, corrupt or of another architecture.
+    explicit KernelEstimator(const std::filesystem::path& model) {
+        net_.setup(0);
+        metadata_ = load_model(net_, model);
+        // Models trained scale by scale record how many scales are trained.
+        trained_scales_ = Net::scale_count;
+        if (auto it = metadata_.find("trained_scales"); it != metadata_.end())
+            trained_scales_ = std::clamp<std::size_t>(std::stoul(it->second), 1, Net::scale_count);
+    }
+
+    const ModelMetadata& metadata() const { return metadata_; }
+    int largest_kernel() const { return Net::kernel_sizes[trained_scales_ - 1]; }
+
+    // Estimated kernel (odd size, non-negative, sum 1, centred) of a gray image.
+    Kernel estimate(const xt::xtensor<float, 2>& gray, int kernel_size = 0, const Progress& progress = {}) {
+        const int kmax = largest_kernel();
+        if (kernel_size < 0) throw std::invalid_argument("deblur::KernelEstimator: kernel size must be positive");
+        if (kernel_size > 0) {
+            const double factor = std::min(1.0, double(kmax) / kernel_size);
+            return crop_to_support(estimate_at(gray, factor, progress));
+        }
+        Kernel k = estimate_at(gray, 1.0, progress);
+        for (double factor = 1 / std::sqrt(2.0); !fits(k) && factor > 0.2; factor /= std::sqrt(2.0)) {
+            if (!large_enough(gray, factor)) break;  // keep the best estimate the image allows
+            k = estimate_at(gray, factor, progress);
+        }
+        return crop_to_support(k);
+    }
+
+private:
+    Kernel estimate_at(const xt::xtensor<float, 2>& gray, double factor, const Progress& progress) {
+        const std::size_t last = trained_scales_ - 1;
+        const int k = Net::kernel_sizes[last];
+        const auto h = static_cast<std::size_t>(std::lround(gray.shape(0) * factor));
+        const auto w = static_cast<std::size_t>(std::lround(gray.shape(1) * factor));
+        if (!large_enough(gray, factor))
+            throw std::invalid_argument("deblur::KernelEstimator: the image (" + std::to_string(gray.shape(0)) + " x " +
+                                        std::to_string(gray.shape(1)) + ") is too small for a " +
+                                        std::to_string(int(std::lround(k / factor))) + " px kernel");
+        if (progress)
+            progress("estimating the kernel at " + std::to_string(w) + " x " + std::to_string(h) + " (" +
+                     std::to_string(int(std::lround(k / factor))) + " px support)");
+        Tensor<float> input = make_tensor<float>(1, gray.shape(0), gray.shape(1));
+        std::copy(gray.begin(), gray.end(), input.begin());
+        Tensor<float> blurry;
+        LinearResize<float>(gray.shape(0), gray.shape(1), h, w).apply(input, blurry);
+        net_.forward(blurry, last);
+        Tensor<float> kernel = net_.kernel();
+        if (factor < 1) {  // back to full resolution
+            const auto n = static_cast<std::size_t>(std::lround(k / factor)) | 1u;
+            Tensor<float> big;
+            LinearResize<float>(k, k, n, n).apply(kernel, big);
+            kernel = big;
+        }
+        Kernel out = xt::view(kernel, 0, xt::all(), xt::all());
+        out = xt::maximum(out, 0.0f);
+        const float sum = xt::sum(out)();
+        if (!(sum > 0)) throw std::runtime_error("deblur::KernelEstimator: the network found no kernel");
+        out /= sum;
+        return center_kernel(out);
+    }
+
+    // The network needs an image of at least twice its kernel size.
+    bool large_enough(const xt::xtensor<float, 2>& gray, double factor) const {
+        const double k = Net::kernel_sizes[trained_scales_ - 1];
+        return gray.shape(0) * factor >= 2 * k && gray.shape(1) * factor >= 2 * k;
+    }
+
+    // At most 5 % of the mass in the outer sixth of the support.
+    static bool fits(const Kernel& k) {
+        const std::size_t n = k.shape(0), band = std::max<std::size_t>(1, n / 6);
+        double outer = 0, total = 0;
+        for (std::size_t r = 0; r < n; ++r)
+            for (std::size_t c = 0; c < n; ++c) {
+                total += k(r, c);
+                if (r < band || c < band || r >= n - band || c >= n - band) outer += k(r, c);
+            }
+        return outer <= 0.05 * total;
+    }
+
+    // The smallest centred odd square holding every value above 2 % of the peak, plus a margin.
+    static Kernel crop_to_support(const Kernel& k) {
+        const std::size_t n = k.shape(0), c = n / 2;
+        const float peak = xt::amax(k)();
+        std::size_t radius = 0;
+        for (std::size_t r = 0; r < n; ++r)
+            for (std::size_t q = 0; q < n; ++q)
+                if (k(r, q) > 0.02f * peak)
+                    radius = std::max({radius, r > c ? r - c : c - r, q > c ? q - c : c - q});
+        radius = std::min(c, radius + 2);
+        Kernel out = xt::view(k, xt::range(c - radius, c + radius + 1), xt::range(c - radius, c + radius + 1));
+        out /= xt::sum(out)();
+        return out;
+    }
+
+    Net net_;
+    ModelMetadata metadata_;
+    std::size_t trained_scales_ = Net::scale_count;
+};
+
+}  // namespace deblur
