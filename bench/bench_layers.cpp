@@ -1,8 +1,8 @@
 // Speed of the feature layers and of the FFT policy, each next to the raw
 // library call it is built on, measured in the same run:
 //  - Conv<32, F> forward and backward (im2col + GEMM) against an Eigen SGEMM of
-//    the shape the layer multiplies (32 x C*F*F times C*F*F x one row band) and
-//    against a large square SGEMM (the machine's GEMM peak);
+//    the shape the layer multiplies (32 x C*F*F times C*F*F x one row band, one
+//    per thread) and against a large square SGEMM (the machine's GEMM peak);
 //  - Recombine<32> on 32 channels against nothing but its own GEMM count;
 //  - deblur::fft::Fftw::forward against fftwf_plan once + fftwf_execute.
 // Counters: FLOP/s (forward 2*N*C*F*F*H'*W', backward twice that; real FFT
@@ -14,6 +14,7 @@
 
 #include <benchmark/benchmark.h>
 #include <fftw3.h>
+#include <omp.h>
 
 #include <deblur/fft/fftw.hpp>
 #include <deblur/layers/conv.hpp>
@@ -22,6 +23,7 @@
 #include <cmath>
 #include <complex>
 #include <random>
+#include <vector>
 
 namespace {
 
@@ -83,8 +85,9 @@ void BM_ConvBackward(benchmark::State& state) {
     state.counters["FLOP/s"] = flop_rate(2 * conv_forward_flops(F, c, n));
 }
 
-// The GEMM inside Conv<32, F>::forward for one row band: (32 x k) * (k x p),
-// row-major, the same shapes and storage order as the layer uses.
+// The GEMM inside Conv<32, F>::forward for one row band, (32 x k) * (k x p)
+// row-major, run the way the layer runs it: every OpenMP thread multiplies its
+// own band at once (Eigen single-threaded inside), the rate summed over threads.
 template <int F>
 void BM_SgemmConvShape(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
@@ -94,17 +97,26 @@ void BM_SgemmConvShape(benchmark::State& state) {
         deblur::Conv<filters, F>::column_budget_bytes / (k * out_cols * sizeof(float)), 1, out_cols);
     const auto p = static_cast<Eigen::Index>(band * out_cols);
     using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    const Matrix a = Matrix::Random(filters, static_cast<Eigen::Index>(k));
-    const Matrix b = Matrix::Random(static_cast<Eigen::Index>(k), p);
-    Matrix result = Matrix::Zero(filters, p);
+    const int threads = omp_get_max_threads();
+    std::vector<Matrix> a(threads), b(threads), result(threads);
+    for (int t = 0; t < threads; ++t) {
+        a[t] = Matrix::Random(filters, static_cast<Eigen::Index>(k));
+        b[t] = Matrix::Random(static_cast<Eigen::Index>(k), p);
+        result[t] = Matrix::Zero(filters, p);
+    }
     for (auto _ : state) {
-        result.noalias() = a * b;
+#pragma omp parallel num_threads(threads)
+        {
+            const int t = omp_get_thread_num();
+            result[t].noalias() = a[t] * b[t];
+        }
         benchmark::DoNotOptimize(result.data());
     }
-    state.counters["FLOP/s"] = flop_rate(2.0 * filters * static_cast<double>(k) * static_cast<double>(p));
+    state.counters["FLOP/s"] = flop_rate(threads * 2.0 * filters * static_cast<double>(k) * static_cast<double>(p));
     state.counters["cols"] = static_cast<double>(p);
 }
 
+// A large square SGEMM with Eigen's own threading: the machine's GEMM peak.
 void BM_SgemmSquare(benchmark::State& state) {
     const auto n = static_cast<Eigen::Index>(state.range(0));
     const Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n);

@@ -103,9 +103,9 @@ TEST_CASE_TEMPLATE("Conv forward is right across several row bands and threads",
     for (int threads : {1, 3}) {
         omp_set_num_threads(threads);
         CAPTURE(threads);
-        // 2 x 24 x 300 with F = 15: one output row of columns is 0.5 MB in
+        // 2 x 24 x 200 with F = 15: one output row of columns is 0.33 MB in
         // float, so each thread works in several bands with a short last one.
-        check_forward<8, 15, T>(2, 24, 300, 7);
+        check_forward<8, 15, T>(2, 24, 200, 7);
         check_forward<8, 3, T>(1, 200, 150, 8);
     }
     omp_set_num_threads(omp_get_num_procs());
@@ -113,7 +113,7 @@ TEST_CASE_TEMPLATE("Conv forward is right across several row bands and threads",
 
 TEST_CASE("Conv backward matches the naive adjoint across several row bands and threads") {
     constexpr int n = 8, f = 15;
-    const std::size_t c = 2, h = 24, w = 300;
+    const std::size_t c = 2, h = 24, w = 200;
     for (int threads : {1, 3}) {
         omp_set_num_threads(threads);
         CAPTURE(threads);

@@ -10,8 +10,14 @@
 // column matrix (C*F*F) x (rows*W') and multiplied by the N x (C*F*F) weight
 // matrix with Eigen, writing straight into the output tensor. Bands keep the
 // column buffer bounded (about `column_budget_bytes`) however large the image.
-// All scratch is owned by the layer, so repeated calls do not allocate and
-// different Conv objects may run concurrently on different threads.
+//
+// Threads: the output rows are split into one contiguous chunk per OpenMP
+// thread, each with its own buffers and Eigen running single-threaded inside
+// (one parallel region per call instead of Eigen's per-GEMM barriers, which
+// measured far slower on a busy machine, and im2col/col2im run in parallel
+// too). Called from inside a parallel region, the layer runs on the calling
+// thread alone. All scratch is owned by the layer, so repeated calls do not
+// allocate and different Conv objects may run concurrently on different threads.
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512
 // intrinsics when Eigen's GEMM is inlined (GCC bug 105593); silence it for the
 // Eigen headers only.
@@ -101,15 +107,15 @@ public:
             throw std::invalid_argument("deblur::Conv::backward: grad_in must have the shape of the input");
         const auto weights = weight_matrix();
         const std::size_t k = patch_size();
-        const int team = for_each_chunk(g, [&](int thread, Workspace& ws, std::size_t begin, std::size_t end) {
-            // Thread 0 adds straight into the layer's gradients, the others
+        const int team = for_each_chunk(g, [&](int chunk, Workspace& ws, std::size_t begin, std::size_t end) {
+            // Chunk 0 adds straight into the layer's gradients, the others
             // into their own, summed below.
-            scalar* param_grad = thread == 0 ? grads_.data() : ws.param_grad.data();
-            if (thread != 0) std::fill(ws.param_grad.begin(), ws.param_grad.end(), scalar(0));
+            scalar* param_grad = chunk == 0 ? grads_.data() : ws.param_grad.data();
+            if (chunk != 0) std::fill(ws.param_grad.begin(), ws.param_grad.end(), scalar(0));
             RowMajorMap weight_grad(param_grad, N, static_cast<Eigen::Index>(k));
             Eigen::Map<Vector> bias_grad(param_grad + N * k, N);
             // Input rows from `end` on are shared with the next chunk: they go
-            // to this thread's halo (the last chunk owns its rows alone).
+            // to this chunk's halo (the last chunk owns its rows alone).
             const std::size_t shared_from = end == g.out_rows ? g.rows : end;
             if (shared_from < g.rows) std::fill(ws.halo.begin(), ws.halo.end(), scalar(0));
             for (std::size_t r0 = begin; r0 < end; r0 += g.band_rows) {
@@ -125,7 +131,7 @@ public:
                 col2im_add(ws, g, r0, rows, shared_from, grad_in);
             }
         });
-        // The other threads' parameter gradients and the shared rows, in thread order.
+        // The other chunks' parameter gradients and the shared rows, in chunk order.
         for (int t = 1; t < team; ++t) {
             const auto& part = workspaces_[t].param_grad;
             for (std::size_t i = 0; i < grads_.size(); ++i) grads_[i] += part[i];
@@ -161,9 +167,9 @@ private:
         std::size_t rows, cols, out_rows, out_cols, band_rows;
     };
 
-    // Scratch of one thread: the im2col of a band, its gradient, the thread's
-    // parameter gradient and the gradient of the input rows its chunk shares
-    // with the next one.
+    // Scratch of one chunk of rows: the im2col of a band, its gradient, the
+    // chunk's parameter gradient and the gradient of the input rows it shares
+    // with the next chunk.
     struct Workspace {
         std::vector<scalar> columns;
         std::vector<scalar> column_grad;
@@ -211,7 +217,8 @@ private:
     }
 
     // Splits the output rows into one contiguous chunk per thread and calls
-    // fn(thread, workspace, first_row, end_row) on each; returns the team size.
+    // fn(chunk, workspace, first_row, end_row) on each; returns the number of
+    // chunks. Each chunk has its own workspace.
     template <class Fn>
     int for_each_chunk(const Geometry& g, Fn&& fn) {
         const int team = team_size(g);
@@ -226,8 +233,9 @@ private:
         }
 #pragma omp parallel num_threads(team) if (team > 1)
         {
-            const int t = omp_get_thread_num();
-            fn(t, workspaces_[t], chunk_begin(g, t, team), chunk_begin(g, t + 1, team));
+            // The runtime may grant fewer threads than asked: still cover every chunk.
+            for (int t = omp_get_thread_num(); t < team; t += omp_get_num_threads())
+                fn(t, workspaces_[t], chunk_begin(g, t, team), chunk_begin(g, t + 1, team));
         }
         return team;
     }
@@ -279,7 +287,7 @@ private:
     std::size_t channels_ = 0;
     std::vector<scalar> params_;
     std::vector<scalar> grads_;
-    std::vector<Workspace> workspaces_;  // one per thread of the last call
+    std::vector<Workspace> workspaces_;  // one per chunk (thread) of the last call
 };
 
 }  // namespace deblur

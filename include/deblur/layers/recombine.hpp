@@ -79,10 +79,10 @@ public:
         const Eigen::Index c = static_cast<Eigen::Index>(channels_);
         const Eigen::Index pixels = static_cast<Eigen::Index>(in.shape(1) * in.shape(2));
         const auto a = matrix();
-        const int team = for_each_chunk(pixels, [&](int thread, Eigen::Index begin, Eigen::Index count) {
-            // Thread 0 adds into the layer's gradients, the others into their
+        const int team = for_each_chunk(pixels, [&](int chunk, Eigen::Index begin, Eigen::Index count) {
+            // Chunk 0 adds into the layer's gradients, the others into their
             // own, summed below; input gradients of different pixels are disjoint.
-            scalar* param_grad = thread == 0 ? grads_.data() : partial_grads_[thread].data();
+            scalar* param_grad = chunk == 0 ? grads_.data() : partial_grads_[chunk].data();
             ConstStridedMap x(in.data() + begin, c, count, Eigen::OuterStride<>(pixels));
             ConstStridedMap dy(grad_out.data() + begin, M, count, Eigen::OuterStride<>(pixels));
             RowMajorMap(param_grad, M, c).noalias() += dy * x.transpose();
@@ -113,27 +113,28 @@ private:
     // Pixel chunks start at multiples of this (whole cache lines).
     static constexpr Eigen::Index chunk_alignment = 64;
 
-    // Splits the pixels into one contiguous chunk per thread (one thread
-    // inside an enclosing parallel region) and calls fn(thread, first, count);
-    // returns the team size. Zeroes the other threads' parameter gradients.
+    // Splits the pixels into one contiguous chunk per thread (one chunk
+    // inside an enclosing parallel region) and calls fn(chunk, first, count);
+    // returns the number of chunks. Zeroes the parameter gradients of chunks 1, 2, ...
     template <class Fn>
     int for_each_chunk(Eigen::Index pixels, Fn&& fn) {
         const double flops = 2.0 * M * static_cast<double>(channels_) * static_cast<double>(pixels);
         int team = 1;
-        if (!omp_in_parallel() && flops >= 2 * min_flops_per_thread)
-            team = std::max(1, std::min(omp_get_max_threads(), static_cast<int>(std::min(flops / min_flops_per_thread, 1024.0))));
+        if (!omp_in_parallel() && flops >= 2 * min_flops_per_thread) {
+            const int by_work = static_cast<int>(std::min(flops / min_flops_per_thread, 1024.0));
+            team = std::max(1, std::min(omp_get_max_threads(), by_work));
+        }
         if (partial_grads_.size() < static_cast<std::size_t>(team)) partial_grads_.resize(team);
         for (int t = 1; t < team; ++t) partial_grads_[t].assign(params_.size(), scalar(0));
 #pragma omp parallel num_threads(team) if (team > 1)
         {
-            const int t = omp_get_thread_num();
             const auto boundary = [&](int i) {
                 if (i >= team) return pixels;
                 return std::min(pixels, pixels * i / team / chunk_alignment * chunk_alignment);
             };
-            const Eigen::Index begin = boundary(t);
-            const Eigen::Index end = boundary(t + 1);
-            if (end > begin) fn(t, begin, end - begin);
+            // The runtime may grant fewer threads than asked: still cover every chunk.
+            for (int t = omp_get_thread_num(); t < team; t += omp_get_num_threads())
+                if (boundary(t + 1) > boundary(t)) fn(t, boundary(t), boundary(t + 1) - boundary(t));
         }
         return team;
     }
@@ -153,7 +154,7 @@ private:
     std::size_t channels_ = 0;
     std::vector<scalar> params_;
     std::vector<scalar> grads_;
-    std::vector<std::vector<scalar>> partial_grads_;  // parameter gradients of threads 1, 2, ...
+    std::vector<std::vector<scalar>> partial_grads_;  // parameter gradients of chunks 1, 2, ...
 };
 
 }  // namespace deblur
