@@ -24,7 +24,8 @@
 //     x; each CG step costs two FFTs (boundary_iterations steps per x-update).
 //   - otherwise M = I on a canvas whose band is a smooth periodic fill of the
 //     image (periodic_extension.hpp), and the x-subproblem is solved exactly in
-//     the Fourier domain as in Krishnan & Fergus: cheaper, rings a little more.
+//     the Fourier domain as in Krishnan & Fergus: about half the FFTs, but
+//     the fill is not data, and the borders come out worse (DeconvOptions).
 // The result is cropped back to the blurry image's size.
 #include <cmath>
 #include <complex>
@@ -107,6 +108,7 @@ private:
                 v->assign(nc, {});
             kernel_power_.assign(nc, T(0));
             gradient_power_.assign(nc, T(0));
+            inv_den_.assign(nc, T(0));
             gradient_power_spectrum(ph, pw, gradient_power_.data());
             // Parseval weights of the half spectrum: columns 0 (and pw/2 for even pw)
             // appear once in the full spectrum, the others twice.
@@ -151,24 +153,34 @@ private:
         }
     }
 
-    // Real inner product of two real canvases given by their half spectra.
-    double dot(const cvec& a, const cvec& b) const {
-        double s = 0;
-        for (std::size_t i = 0; i < a.size(); ++i)
-            s += weight_[i] * (static_cast<double>(a[i].real()) * b[i].real() + static_cast<double>(a[i].imag()) * b[i].imag());
-        return s;
+    // Complex products written out: std::complex's operator* guards against
+    // NaN/inf (a libgcc call) and blocks vectorisation in these hot loops.
+    static std::complex<T> mul(std::complex<T> a, std::complex<T> b) {
+        return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+    }
+    static std::complex<T> mul_conj(std::complex<T> a, std::complex<T> b) {  // conj(a) * b
+        return {a.real() * b.real() + a.imag() * b.imag(), a.real() * b.imag() - a.imag() * b.real()};
+    }
+    // Real part of conj(a) b, the summand of the inner product of two real
+    // canvases given by their half spectra (times the Parseval weight).
+    static double re_dot(std::complex<T> a, std::complex<T> b) {
+        return static_cast<double>(a.real()) * b.real() + static_cast<double>(a.imag()) * b.imag();
     }
 
     // out = K'MK p, spectra in and out (two FFTs).
     void apply_blur_normal(const cvec& p, cvec& out) {
         const std::size_t ph = ph_, pw = pw_, nc = p.size();
         const T inv_n = T(1) / static_cast<T>(ph * pw);  // the inverse transform is unnormalised
-        for (std::size_t i = 0; i < nc; ++i) out[i] = p[i] * kernel_f_[i];
+        for (std::size_t i = 0; i < nc; ++i) out[i] = mul(p[i], kernel_f_[i]);
         Fft::template inverse<T>(ph, pw, out.data(), work_.data());
-        for (std::size_t r = 0; r < ph; ++r)
-            for (std::size_t c = 0; c < pw; ++c) work_[r * pw + c] = observed(r, c) ? work_[r * pw + c] * inv_n : T(0);
+        for (std::size_t r = 0; r < ph; ++r) {
+            T* row = work_.data() + r * pw;
+            const std::size_t seen = r < h_ ? w_ : 0;
+            for (std::size_t c = 0; c < seen; ++c) row[c] *= inv_n;
+            for (std::size_t c = seen; c < pw; ++c) row[c] = T(0);
+        }
         Fft::template forward<T>(ph, pw, work_.data(), out.data());
-        for (std::size_t i = 0; i < nc; ++i) out[i] *= std::conj(kernel_f_[i]);
+        for (std::size_t i = 0; i < nc; ++i) out[i] = mul_conj(kernel_f_[i], out[i]);
     }
 
     // Preconditioned CG on (mu K'MK + D'D) X = rhs_f_, warm-started from x_f_.
@@ -176,27 +188,33 @@ private:
     // starting residual for a new mu and right-hand side costs no transform.
     void solve_masked(T mu, int iterations) {
         const std::size_t nc = x_f_.size();
-        for (std::size_t i = 0; i < nc; ++i) r_f_[i] = rhs_f_[i] - mu * kmk_x_f_[i] - gradient_power_[i] * x_f_[i];
-        auto precondition = [&] {
-            for (std::size_t i = 0; i < nc; ++i) z_f_[i] = r_f_[i] / (mu * kernel_power_[i] + gradient_power_[i]);
-        };
-        precondition();
-        p_f_ = z_f_;
-        double rz = dot(r_f_, z_f_);
+        double rz = 0;
+        for (std::size_t i = 0; i < nc; ++i) {
+            inv_den_[i] = T(1) / (mu * kernel_power_[i] + gradient_power_[i]);
+            r_f_[i] = rhs_f_[i] - mu * kmk_x_f_[i] - gradient_power_[i] * x_f_[i];
+            p_f_[i] = z_f_[i] = r_f_[i] * inv_den_[i];
+            rz += weight_[i] * re_dot(r_f_[i], z_f_[i]);
+        }
         for (int it = 0; it < iterations && rz > 0; ++it) {
             apply_blur_normal(p_f_, kmk_p_f_);
-            for (std::size_t i = 0; i < nc; ++i) ap_f_[i] = mu * kmk_p_f_[i] + gradient_power_[i] * p_f_[i];
-            const double pap = dot(p_f_, ap_f_);
+            double pap = 0;
+            for (std::size_t i = 0; i < nc; ++i) {
+                ap_f_[i] = mu * kmk_p_f_[i] + gradient_power_[i] * p_f_[i];
+                pap += weight_[i] * re_dot(p_f_[i], ap_f_[i]);
+            }
             if (!(pap > 0)) break;
             const T step = static_cast<T>(rz / pap);
+            const bool last = it + 1 == iterations;
+            double rz_next = 0;
             for (std::size_t i = 0; i < nc; ++i) {
                 x_f_[i] += step * p_f_[i];
                 kmk_x_f_[i] += step * kmk_p_f_[i];
+                if (last) continue;
                 r_f_[i] -= step * ap_f_[i];
+                z_f_[i] = r_f_[i] * inv_den_[i];
+                rz_next += weight_[i] * re_dot(r_f_[i], z_f_[i]);
             }
-            if (it + 1 == iterations) break;
-            precondition();
-            const double rz_next = dot(r_f_, z_f_);
+            if (last) break;
             const T momentum = static_cast<T>(rz_next / rz);
             rz = rz_next;
             for (std::size_t i = 0; i < nc; ++i) p_f_[i] = z_f_[i] + momentum * p_f_[i];
@@ -220,7 +238,7 @@ private:
                 for (std::size_t c = 0; c < pw; ++c)
                     if (!observed(r, c)) canvas_[r * pw + c] = T(0);
         Fft::template forward<T>(ph, pw, canvas_.data(), data_f_.data());
-        for (std::size_t i = 0; i < nc; ++i) data_f_[i] *= std::conj(kernel_f_[i]);
+        for (std::size_t i = 0; i < nc; ++i) data_f_[i] = mul_conj(kernel_f_[i], data_f_[i]);
         if (masked) apply_blur_normal(x_f_, kmk_x_f_);
 
         double beta = options_.beta_start;
@@ -242,7 +260,7 @@ private:
                 if (masked) {
                     solve_masked(mu, options_.boundary_iterations);
                 } else {
-                    for (std::size_t i = 0; i < nc; ++i) x_f_[i] = rhs_f_[i] / (mu * kernel_power_[i] + gradient_power_[i]);
+                    for (std::size_t i = 0; i < nc; ++i) x_f_[i] = rhs_f_[i] * (T(1) / (mu * kernel_power_[i] + gradient_power_[i]));
                 }
                 Fft::template inverse<T>(ph, pw, x_f_.data(), x_.data());
                 for (std::size_t i = 0; i < n; ++i) x_[i] *= inv_n;
@@ -256,7 +274,7 @@ private:
     std::size_t h_ = 0, w_ = 0, ph_ = 0, pw_ = 0;
     rvec canvas_, x_, wx_, wy_, work_;
     cvec kernel_f_, data_f_, x_f_, kmk_x_f_, rhs_f_, r_f_, z_f_, p_f_, ap_f_, kmk_p_f_;
-    rvec kernel_power_, gradient_power_, weight_;
+    rvec kernel_power_, gradient_power_, weight_, inv_den_;
     std::optional<ShrinkageTable<T>> table_;
 };
 

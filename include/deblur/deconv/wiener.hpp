@@ -42,8 +42,16 @@ xt::xtensor<T, 2> deconvolve_l2(const xt::xtensor<T, 2>& blurry, const xt::xtens
     for (T v : kernel) sum += v;
     if (!(sum > 0) || !std::isfinite(sum)) throw std::invalid_argument("deblur::deconvolve_l2: the kernel needs a positive, finite sum");
     const std::size_t ph = real_fft_size(h + 2 * kh), pw = real_fft_size(w + 2 * kw), nc = ph * (pw / 2 + 1);
-    typename Fft::template vector<T> canvas(ph * pw), grad_power(nc);
-    typename Fft::template vector<std::complex<T>> kf(nc), yf(nc);
+    // Per-thread scratch that only grows: fresh pages for every call cost more
+    // than the two transforms on small images.
+    thread_local typename Fft::template vector<T> canvas, grad_power;
+    thread_local typename Fft::template vector<std::complex<T>> kf, yf;
+    if (canvas.size() < ph * pw) canvas.resize(ph * pw);
+    if (kf.size() < nc) {
+        grad_power.resize(nc);
+        kf.resize(nc);
+        yf.resize(nc);
+    }
     kernel_spectrum<Fft>(kernel, ph, pw, canvas.data(), kf.data());
     gradient_power_spectrum(ph, pw, grad_power.data());
     periodic_extension(blurry.data(), h, w, canvas.data(), ph, pw);
