@@ -273,11 +273,16 @@ TEST_CASE("Quotient falls back to a delta kernel when nothing is positive") {
     // of y~ makes some entry positive and the output leaves the delta.)
 
     // Unstructured maps can be degenerate too; the naive oracle agrees.
-    const auto random = random_tensor<double>(2, 8, 9, 42);
-    layer.forward(random, out);
-    CHECK(layer.degenerate());
-    const auto expected = naive_quotient(random, 3);
-    for (std::size_t i = 0; i < 9; ++i) CHECK(out.data()[i] == expected[i]);
+    bool found = false;
+    for (unsigned seed = 1; seed < 200 && !found; ++seed) {
+        const auto random = random_tensor<double>(2, 8, 9, seed);
+        layer.forward(random, out);
+        if (!layer.degenerate()) continue;
+        found = true;
+        const auto expected = naive_quotient(random, 3);
+        for (std::size_t i = 0; i < 9; ++i) CHECK(out.data()[i] == expected[i]);
+    }
+    CHECK(found);
 }
 
 TEST_CASE("Quotient rejects bad inputs") {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 #include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
 
 #include "../blur/center_kernel.hpp"
 #include "../net/default_network.hpp"

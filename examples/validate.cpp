@@ -1,0 +1,120 @@
+// deblur-validate: evaluates a model on the validation photos, blurred with a
+// fixed seeded set of Gaussian-process kernels, against two trivial baselines.
+//
+//   deblur-validate --model models/default.dbm
+//
+// Per method: mean kernel L2 error (sum of squares against the true kernel),
+// and the error ratio SSD(deconv with that kernel) / SSD(deconv with the true
+// kernel), both with the same non-blind deconvolution, after aligning the
+// integer shift. Baselines: the delta kernel (no deblurring), and the
+// isotropic Gaussian of the right size whose width is best on this set.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <vector>
+
+#include <deblur/deconv/hyper_laplacian.hpp>
+#include <deblur/eval/aligned_ssd.hpp>
+#include <deblur/net/default_network.hpp>
+#include <deblur/net/model_file.hpp>
+#include <deblur/train/validation_set.hpp>
+
+namespace {
+
+using Kernel = xt::xtensor<float, 2>;
+
+Kernel gaussian_kernel(int k, double sigma) {
+    Kernel g = xt::zeros<float>({std::size_t(k), std::size_t(k)});
+    const double c = k / 2;
+    for (int r = 0; r < k; ++r)
+        for (int q = 0; q < k; ++q) g(r, q) = float(std::exp(-((r - c) * (r - c) + (q - c) * (q - c)) / (2 * sigma * sigma)));
+    return g / xt::sum(g)();
+}
+
+double kernel_error(const Kernel& a, const Kernel& b) {
+    double s = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) s += (double(a.data()[i]) - b.data()[i]) * (double(a.data()[i]) - b.data()[i]);
+    return s;
+}
+
+struct Method {
+    std::string name;
+    std::vector<double> kernel_errors, ratios;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace deblur;
+    CLI::App app{"Validation of a kernel-estimation model against trivial baselines"};
+    std::filesystem::path model = "models/default.dbm", val_dir = "../shared/data/val";
+    int images = 0, crop = 256;
+    std::size_t scale = 0;
+    double noise = 0.01;
+    app.add_option("--model", model, "Model file")->capture_default_str();
+    app.add_option("--scale", scale, "Scale whose kernels are evaluated (0: 17 px, 1: 25 px, 2: 33 px)")->capture_default_str();
+    app.add_option("--val-dir", val_dir, "Validation photos")->capture_default_str();
+    app.add_option("--images", images, "Validation images used (0: all)")->capture_default_str();
+    app.add_option("--crop", crop, "Blurry crop size")->capture_default_str();
+    app.add_option("--noise", noise, "Noise level of the validation set")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    try {
+        DefaultNetwork net(0);
+        load_model(net, model);
+        const int k = DefaultNetwork::kernel_sizes.at(scale);
+        train::ValidationSetOptions vopt;
+        vopt.kernel_sizes = {k};
+        vopt.crop = crop;
+        vopt.max_images = static_cast<std::size_t>(images);
+        vopt.noise_sigma = noise;
+        train::ValidationSet validation(val_dir, vopt);
+        const auto examples = validation.examples(k);
+
+        // The baseline Gaussian's width: the one with the least mean kernel error here.
+        double best_sigma = 1, best_err = 1e300;
+        for (double s = 0.5; s <= k / 2.0; s += 0.25) {
+            double e = 0;
+            for (const auto& ex : examples) e += kernel_error(gaussian_kernel(k, s), ex.kernel);
+            if (e < best_err) best_err = e, best_sigma = s;
+        }
+        Kernel delta = xt::zeros<float>({std::size_t(k), std::size_t(k)});
+        delta(k / 2, k / 2) = 1;
+
+        std::vector<Method> methods{{"network (" + model.filename().string() + ")", {}, {}}, {"delta kernel", {}, {}},
+                                    {"best Gaussian (sigma " + std::to_string(best_sigma).substr(0, 4) + ")", {}, {}}};
+        HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
+        for (std::size_t i = 0; i < examples.size(); ++i) {
+            const auto& ex = examples[i];
+            const std::size_t h = ex.blurry.shape(0), w = ex.blurry.shape(1);
+            const Kernel sharp = xt::view(ex.sharp, xt::range(k / 2, k / 2 + h), xt::range(k / 2, k / 2 + w));
+            Tensor<float> input = make_tensor<float>(1, h, w);
+            std::copy(ex.blurry.begin(), ex.blurry.end(), input.begin());
+            net.forward(input, scale);
+            const Kernel estimated = xt::view(net.kernel(), 0, xt::all(), xt::all());
+            const double reference = aligned_ssd(Kernel(solver.deconvolve(ex.blurry, ex.kernel)), sharp);
+            const Kernel candidates[] = {estimated, delta, gaussian_kernel(k, best_sigma)};
+            for (std::size_t m = 0; m < methods.size(); ++m) {
+                methods[m].kernel_errors.push_back(kernel_error(candidates[m], ex.kernel));
+                methods[m].ratios.push_back(aligned_ssd(Kernel(solver.deconvolve(ex.blurry, candidates[m])), sharp) / reference);
+            }
+            std::cerr << "\r" << i + 1 << "/" << examples.size() << std::flush;
+        }
+        std::cerr << "\n";
+        std::printf("validation: %zu examples, %d px kernels, noise %.3f, crop %d\n\n", examples.size(), k, noise, crop);
+        std::printf("| method | mean kernel L2 error | mean error ratio | ratio <= 2 | ratio <= 3 |\n|---|---|---|---|---|\n");
+        for (const auto& m : methods) {
+            const auto mean = [](const std::vector<double>& v) { double s = 0; for (double x : v) s += x; return s / v.size(); };
+            const auto frac = [&](double t) {
+                return 100.0 * std::count_if(m.ratios.begin(), m.ratios.end(), [t](double r) { return r <= t; }) / m.ratios.size();
+            };
+            std::printf("| %s | %.5f | %.3f | %.0f %% | %.0f %% |\n", m.name.c_str(), mean(m.kernel_errors), mean(m.ratios), frac(2), frac(3));
+        }
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "deblur-validate: " << e.what() << "\n";
+        return 1;
+    }
+}
