@@ -1,8 +1,9 @@
 // Speed of the feature layers and of the FFT policy, each next to the raw
 // library call it is built on, measured in the same run:
-//  - Conv<32, F> forward and backward (im2col + GEMM) against an Eigen SGEMM of
-//    the shape the layer multiplies (32 x C*F*F times C*F*F x one row band, one
-//    per thread) and against a large square SGEMM (the machine's GEMM peak);
+//  - Conv<32, F> forward and backward against an Eigen SGEMM of the shapes the
+//    layer multiplies (32 x C*F*F times C*F*F x W', once per output row, rows
+//    split over the threads) and against a large square SGEMM (the machine's
+//    GEMM peak);
 //  - Recombine<32> on 32 channels against nothing but its own GEMM count;
 //  - deblur::fft::Fftw::forward against fftwf_plan once + fftwf_execute.
 // Counters: FLOP/s (forward 2*N*C*F*F*H'*W', backward twice that; real FFT
@@ -85,35 +86,36 @@ void BM_ConvBackward(benchmark::State& state) {
     state.counters["FLOP/s"] = flop_rate(2 * conv_forward_flops(F, c, n));
 }
 
-// The GEMM inside Conv<32, F>::forward for one row band, (32 x k) * (k x p)
-// row-major, run the way the layer runs it: every OpenMP thread multiplies its
-// own band at once (Eigen single-threaded inside), the rate summed over threads.
+// The GEMMs inside Conv<32, F>::forward without the copies around them: the
+// (32 x C*F*F) * (C*F*F x W') row-major product, once per output row, the
+// rows split over the OpenMP threads as the layer splits them (Eigen
+// single-threaded inside). Same FLOP count as the layer's forward.
 template <int F>
 void BM_SgemmConvShape(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     const auto c = static_cast<std::size_t>(state.range(1));
-    const std::size_t k = c * F * F, out_cols = n - F + 1;
-    const std::size_t band = std::clamp<std::size_t>(
-        deblur::Conv<filters, F>::column_budget_bytes / (k * out_cols * sizeof(float)), 1, out_cols);
-    const auto p = static_cast<Eigen::Index>(band * out_cols);
+    const auto k = static_cast<Eigen::Index>(c * F * F);
+    const int out_rows = static_cast<int>(n) - F + 1;
+    const Eigen::Index out_cols = out_rows;
     using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     const int threads = omp_get_max_threads();
     std::vector<Matrix> a(threads), b(threads), result(threads);
     for (int t = 0; t < threads; ++t) {
-        a[t] = Matrix::Random(filters, static_cast<Eigen::Index>(k));
-        b[t] = Matrix::Random(static_cast<Eigen::Index>(k), p);
-        result[t] = Matrix::Zero(filters, p);
+        a[t] = Matrix::Random(filters, k);
+        b[t] = Matrix::Random(k, out_cols);
+        result[t] = Matrix::Zero(filters, out_cols);
     }
     for (auto _ : state) {
 #pragma omp parallel num_threads(threads)
         {
             const int t = omp_get_thread_num();
-            result[t].noalias() = a[t] * b[t];
+            for (int r = out_rows * t / threads; r < out_rows * (t + 1) / threads; ++r)
+                result[t].noalias() = a[t] * b[t];
         }
         benchmark::DoNotOptimize(result.data());
     }
-    state.counters["FLOP/s"] = flop_rate(threads * 2.0 * filters * static_cast<double>(k) * static_cast<double>(p));
-    state.counters["cols"] = static_cast<double>(p);
+    state.counters["FLOP/s"] =
+        flop_rate(2.0 * filters * static_cast<double>(k) * static_cast<double>(out_cols) * out_rows);
 }
 
 // A large square SGEMM with Eigen's own threading: the machine's GEMM peak.

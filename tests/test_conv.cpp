@@ -66,9 +66,12 @@ double tolerance() {
     return std::is_same_v<T, float> ? 1e-5 : 1e-12;
 }
 
+// `budget`: the layer's scratch budget in bytes (0: the default); a tiny one
+// forces the smallest row bands.
 template <int N, int F, class T>
-void check_forward(std::size_t c, std::size_t h, std::size_t w, unsigned seed) {
+void check_forward(std::size_t c, std::size_t h, std::size_t w, unsigned seed, std::size_t budget = 0) {
     Conv<N, F, Exec<T>> conv;
+    if (budget) conv.set_scratch_budget(budget);
     std::mt19937_64 rng(seed);
     conv.setup(c, rng);
     // Non-zero biases so that their handling is tested too.
@@ -86,6 +89,49 @@ void check_forward(std::size_t c, std::size_t h, std::size_t w, unsigned seed) {
     CHECK(max_relative_difference(out, expected) < tolerance<T>());
 }
 
+// backward (adding onto a non-zero grad_in) against the plain-loop adjoint.
+template <int N, int F>
+void check_backward(std::size_t c, std::size_t h, std::size_t w, unsigned seed, std::size_t budget = 0) {
+    Conv<N, F, Exec<double>> conv;
+    if (budget) conv.set_scratch_budget(budget);
+    std::mt19937_64 rng(seed);
+    conv.setup(c, rng);
+    const auto in = random_tensor<double>(c, h, w, seed + 1);
+    Tensor<double> out;
+    conv.forward(in, out);
+    const auto g = random_tensor<double>(N, out.shape(1), out.shape(2), seed + 2);
+    auto grad_in = random_tensor<double>(c, h, w, seed + 3);
+    auto expected_grad_in = grad_in;
+    conv.zero_grads();
+    conv.backward(in, out, g, grad_in);
+
+    const auto p = conv.params();
+    const std::size_t ho = out.shape(1), wo = out.shape(2), k = c * F * F;
+    std::vector<double> dparams(p.size(), 0.0);
+    for (std::size_t m = 0; m < N; ++m)
+        for (std::size_t r = 0; r < ho; ++r)
+            for (std::size_t col = 0; col < wo; ++col) {
+                const double gv = g(m, r, col);
+                dparams[N * k + m] += gv;
+                for (std::size_t ch = 0; ch < c; ++ch)
+                    for (std::size_t i = 0; i < F; ++i)
+                        for (std::size_t j = 0; j < F; ++j) {
+                            const std::size_t widx = ((m * c + ch) * F + i) * F + j;
+                            dparams[widx] += gv * in(ch, r + i, col + j);
+                            expected_grad_in(ch, r + i, col + j) += gv * p[widx];
+                        }
+            }
+    const std::vector<double> got_params(conv.param_grads().begin(), conv.param_grads().end());
+    const std::vector<double> got_in(grad_in.begin(), grad_in.end());
+    const std::vector<double> want_in(expected_grad_in.begin(), expected_grad_in.end());
+    CAPTURE(c);
+    CAPTURE(h);
+    CAPTURE(w);
+    CAPTURE(F);
+    CHECK(deblur::testing::relative_error(got_params, dparams) < 1e-12);
+    CHECK(deblur::testing::relative_error(got_in, want_in) < 1e-12);
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("Conv forward matches the naive cross-correlation", T, float, double) {
@@ -97,59 +143,30 @@ TEST_CASE_TEMPLATE("Conv forward matches the naive cross-correlation", T, float,
     check_forward<1, 5, T>(2, 13, 6, 6);
 }
 
-// Shapes large enough for several row bands per thread and several threads
-// (three, so the chunks are uneven), compared with plain loops.
+// Shapes with several row bands per thread (a tiny scratch budget gives bands
+// of F-1 rows) and enough work for two or three threads (three gives uneven
+// chunks), compared with plain loops.
 TEST_CASE_TEMPLATE("Conv forward is right across several row bands and threads", T, float, double) {
     for (int threads : {1, 3}) {
         omp_set_num_threads(threads);
         CAPTURE(threads);
-        // 2 x 24 x 200 with F = 15: one output row of columns is 0.33 MB in
-        // float, so each thread works in several bands with a short last one.
-        check_forward<8, 15, T>(2, 24, 200, 7);
-        check_forward<8, 3, T>(1, 200, 150, 8);
+        check_forward<16, 5, T>(3, 64, 90, 7, 1);
+        check_forward<8, 15, T>(2, 64, 40, 8, 1);
+        check_forward<8, 1, T>(2, 50, 30, 9, 1);
+        check_forward<8, 15, T>(2, 24, 200, 10);  // the default budget
     }
     omp_set_num_threads(omp_get_num_procs());
 }
 
 TEST_CASE("Conv backward matches the naive adjoint across several row bands and threads") {
-    constexpr int n = 8, f = 15;
-    const std::size_t c = 2, h = 24, w = 200;
     for (int threads : {1, 3}) {
         omp_set_num_threads(threads);
         CAPTURE(threads);
-        Conv<n, f, Exec<double>> conv;
-        std::mt19937_64 rng(11);
-        conv.setup(c, rng);
-        const auto in = random_tensor<double>(c, h, w, 12);
-        Tensor<double> out;
-        conv.forward(in, out);
-        const auto g = random_tensor<double>(n, out.shape(1), out.shape(2), 13);
-        auto grad_in = random_tensor<double>(c, h, w, 14);  // backward adds to what is there
-        auto expected_grad_in = grad_in;
-        conv.zero_grads();
-        conv.backward(in, out, g, grad_in);
-
-        const auto p = conv.params();
-        const std::size_t ho = out.shape(1), wo = out.shape(2), k = c * f * f;
-        std::vector<double> dparams(p.size(), 0.0);
-        for (std::size_t m = 0; m < n; ++m)
-            for (std::size_t r = 0; r < ho; ++r)
-                for (std::size_t col = 0; col < wo; ++col) {
-                    const double gv = g(m, r, col);
-                    dparams[n * k + m] += gv;
-                    for (std::size_t ch = 0; ch < c; ++ch)
-                        for (std::size_t i = 0; i < f; ++i)
-                            for (std::size_t j = 0; j < f; ++j) {
-                                const std::size_t widx = ((m * c + ch) * f + i) * f + j;
-                                dparams[widx] += gv * in(ch, r + i, col + j);
-                                expected_grad_in(ch, r + i, col + j) += gv * p[widx];
-                            }
-                }
-        const std::vector<double> got_params(conv.param_grads().begin(), conv.param_grads().end());
-        const std::vector<double> got_in(grad_in.begin(), grad_in.end());
-        const std::vector<double> want_in(expected_grad_in.begin(), expected_grad_in.end());
-        CHECK(deblur::testing::relative_error(got_params, dparams) < 1e-12);
-        CHECK(deblur::testing::relative_error(got_in, want_in) < 1e-12);
+        check_backward<16, 5>(3, 64, 90, 11, 1);
+        check_backward<8, 15>(2, 64, 40, 12, 1);
+        check_backward<8, 1>(2, 50, 30, 13, 1);
+        check_backward<8, 15>(2, 24, 200, 14);
+        check_backward<3, 3>(1, 9, 7, 15);
     }
     omp_set_num_threads(omp_get_num_procs());
 }

@@ -6,18 +6,23 @@
 //
 // for an input C x H x W and an output N x (H-F+1) x (W-F+1).
 //
-// Implementation: im2col + GEMM. A band of output rows is unrolled into a
-// column matrix (C*F*F) x (rows*W') and multiplied by the N x (C*F*F) weight
-// matrix with Eigen, writing straight into the output tensor. Bands keep the
-// column buffer bounded (about `column_budget_bytes`) however large the image.
+// Implementation: GEMM on row-Toeplitz buffers, a lean im2col. Every input row
+// is unrolled once into F shifted copies, T[row][ch][j][c] = in[ch][row][c+j];
+// then the (C*F*F) x W' column matrix of output row r is the contiguous block
+// of T that starts at input row r (rows r..r+F-1), ordered (i, ch, j). One
+// GEMM per output row, with the weights permuted to that order, writes straight
+// into the output. Plain im2col copies every input value F*F times; this copies
+// it F times, and the GEMM packs the block itself anyway.
 //
-// Threads: the output rows are split into one contiguous chunk per OpenMP
-// thread, each with its own buffers and Eigen running single-threaded inside
-// (one parallel region per call instead of Eigen's per-GEMM barriers, which
-// measured far slower on a busy machine, and im2col/col2im run in parallel
-// too). Called from inside a parallel region, the layer runs on the calling
-// thread alone. All scratch is owned by the layer, so repeated calls do not
-// allocate and different Conv objects may run concurrently on different threads.
+// Output rows are processed in bands so the buffers stay bounded (about
+// scratch_budget() bytes per thread), and split into one contiguous chunk per
+// OpenMP thread, each with its own buffers and Eigen single-threaded inside:
+// one parallel region per call instead of Eigen's per-GEMM barriers (which
+// measured far slower on a busy machine), and the copies run in parallel too.
+// Called from inside a parallel region, the layer runs on the calling thread
+// alone. All scratch is owned by the layer, so repeated calls do not allocate
+// and different Conv objects may run concurrently on different threads.
+//
 // GCC 12 reports a false -Wmaybe-uninitialized inside its own AVX-512
 // intrinsics when Eigen's GEMM is inlined (GCC bug 105593); silence it for the
 // Eigen headers only.
@@ -55,8 +60,8 @@ public:
 
     static constexpr int filters = N;
     static constexpr int filter_size = F;
-    // Target size of the im2col buffer for one band of output rows.
-    static constexpr std::size_t column_budget_bytes = std::size_t{1} << 20;
+    // Default size of one thread's Toeplitz buffer (one band of rows).
+    static constexpr std::size_t default_scratch_budget = std::size_t{2} << 20;
     // Below this much work per thread a call runs on one thread.
     static constexpr double min_flops_per_thread = 4e6;
 
@@ -79,18 +84,20 @@ public:
         check_input(in, "forward");
         const Geometry g = geometry(in);
         resize(out, N, g.out_rows, g.out_cols);
-        const auto weights = weight_matrix();
+        const auto weights = permuted_weights();
         const auto bias = bias_vector();
+        const Eigen::OuterStride<> plane(static_cast<Eigen::Index>(g.out_rows * g.out_cols));
         for_each_chunk(g, [&](int, Workspace& ws, std::size_t begin, std::size_t end) {
             for (std::size_t r0 = begin; r0 < end; r0 += g.band_rows) {
                 const std::size_t rows = std::min(g.band_rows, end - r0);
-                const auto cols = im2col(ws, in, g, r0, rows);
-                OutMap dst(out.data() + r0 * g.out_cols, N, static_cast<Eigen::Index>(rows * g.out_cols),
-                           Eigen::OuterStride<>(static_cast<Eigen::Index>(g.out_rows * g.out_cols)));
-                // Start from the bias and accumulate: Eigen's GEMM adds into its
-                // destination anyway, so the bias costs no extra pass.
-                for (int n = 0; n < N; ++n) dst.row(n).setConstant(bias[n]);
-                dst.noalias() += weights * cols;
+                unroll_rows(ws, in, g, r0, rows);
+                for (std::size_t r = r0; r < r0 + rows; ++r) {
+                    OutMap dst(out.data() + r * g.out_cols, N, static_cast<Eigen::Index>(g.out_cols), plane);
+                    // Start from the bias and accumulate: Eigen's GEMM adds into
+                    // its destination anyway, so the bias costs no extra pass.
+                    for (int n = 0; n < N; ++n) dst.row(n).setConstant(bias[n]);
+                    dst.noalias() += weights * column_block(ws.toeplitz.data(), g, r - r0);
+                }
             }
         });
     }
@@ -105,36 +112,42 @@ public:
             throw std::invalid_argument("deblur::Conv::backward: grad_out must have the shape of the output");
         if (grad_in.shape() != in.shape())
             throw std::invalid_argument("deblur::Conv::backward: grad_in must have the shape of the input");
-        const auto weights = weight_matrix();
+        const auto weights = permuted_weights();
         const std::size_t k = patch_size();
-        const int team = for_each_chunk(g, [&](int chunk, Workspace& ws, std::size_t begin, std::size_t end) {
-            // Chunk 0 adds straight into the layer's gradients, the others
-            // into their own, summed below.
-            scalar* param_grad = chunk == 0 ? grads_.data() : ws.param_grad.data();
-            if (chunk != 0) std::fill(ws.param_grad.begin(), ws.param_grad.end(), scalar(0));
-            RowMajorMap weight_grad(param_grad, N, static_cast<Eigen::Index>(k));
-            Eigen::Map<Vector> bias_grad(param_grad + N * k, N);
+        const Eigen::OuterStride<> plane(static_cast<Eigen::Index>(g.out_rows * g.out_cols));
+        const int team = for_each_chunk(g, [&](int, Workspace& ws, std::size_t begin, std::size_t end) {
+            // Each chunk sums its parameter gradient (in the permuted order)
+            // on its own; they are added to the layer's below.
+            std::fill(ws.param_grad.begin(), ws.param_grad.end(), scalar(0));
+            RowMajorMap weight_grad(ws.param_grad.data(), N, static_cast<Eigen::Index>(k));
+            Eigen::Map<Vector> bias_grad(ws.param_grad.data() + N * k, N);
             // Input rows from `end` on are shared with the next chunk: they go
             // to this chunk's halo (the last chunk owns its rows alone).
             const std::size_t shared_from = end == g.out_rows ? g.rows : end;
-            if (shared_from < g.rows) std::fill(ws.halo.begin(), ws.halo.end(), scalar(0));
+            std::fill(ws.halo.begin(), ws.halo.end(), scalar(0));
             for (std::size_t r0 = begin; r0 < end; r0 += g.band_rows) {
                 const std::size_t rows = std::min(g.band_rows, end - r0);
-                const Eigen::Index p = static_cast<Eigen::Index>(rows * g.out_cols);
-                const auto cols = im2col(ws, in, g, r0, rows);
-                ConstOutMap dout(grad_out.data() + r0 * g.out_cols, N, p,
-                                 Eigen::OuterStride<>(static_cast<Eigen::Index>(g.out_rows * g.out_cols)));
-                weight_grad.noalias() += dout * cols.transpose();
-                bias_grad += dout.rowwise().sum();
-                RowMajorMap dcols(ws.column_grad.data(), static_cast<Eigen::Index>(k), p);
-                dcols.noalias() = weights.transpose() * dout;
-                col2im_add(ws, g, r0, rows, shared_from, grad_in);
+                unroll_rows(ws, in, g, r0, rows);
+                std::fill_n(ws.toeplitz_grad.begin(), (rows + F - 1) * row_block(g), scalar(0));
+                for (std::size_t r = r0; r < r0 + rows; ++r) {
+                    ConstOutMap dout(grad_out.data() + r * g.out_cols, N, static_cast<Eigen::Index>(g.out_cols), plane);
+                    weight_grad.noalias() += dout * column_block(ws.toeplitz.data(), g, r - r0).transpose();
+                    bias_grad += dout.rowwise().sum();
+                    column_block(ws.toeplitz_grad.data(), g, r - r0).noalias() += weights.transpose() * dout;
+                }
+                fold_rows_add(ws, g, r0, rows, shared_from, grad_in);
             }
         });
-        // The other chunks' parameter gradients and the shared rows, in chunk order.
-        for (int t = 1; t < team; ++t) {
+        // Every chunk's parameter gradient (back in the public order) and the
+        // shared rows, in chunk order.
+        for (int t = 0; t < team; ++t) {
             const auto& part = workspaces_[t].param_grad;
-            for (std::size_t i = 0; i < grads_.size(); ++i) grads_[i] += part[i];
+            for (std::size_t n = 0; n < static_cast<std::size_t>(N); ++n)
+                for (std::size_t i = 0; i < static_cast<std::size_t>(F); ++i)
+                    for (std::size_t ch = 0; ch < channels_; ++ch)
+                        for (std::size_t j = 0; j < static_cast<std::size_t>(F); ++j)
+                            grads_[n * k + (ch * F + i) * F + j] += part[n * k + (i * channels_ + ch) * F + j];
+            for (std::size_t n = 0; n < static_cast<std::size_t>(N); ++n) grads_[N * k + n] += part[N * k + n];
         }
         for (int t = 0; t + 1 < team; ++t) {
             const std::size_t first_row = chunk_begin(g, t + 1, team);
@@ -148,12 +161,18 @@ public:
         }
     }
 
-    // [weights (N x C*F*F, row-major)..., bias (N)...]
+    // [weights (N x C x F x F, row-major)..., bias (N)...]
     std::span<scalar> params() { return params_; }
     std::span<scalar> param_grads() { return grads_; }
     void zero_grads() { std::fill(grads_.begin(), grads_.end(), scalar(0)); }
 
     std::size_t input_channels() const { return channels_; }
+
+    // Memory per thread for the row buffers (two of this size in backward).
+    // Smaller saves memory, larger recomputes fewer shared rows between bands;
+    // a band has at least F-1 rows whatever the budget.
+    void set_scratch_budget(std::size_t bytes) { scratch_budget_ = bytes; }
+    std::size_t scratch_budget() const { return scratch_budget_; }
 
 private:
     using RowMajor = Eigen::Matrix<scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -167,17 +186,19 @@ private:
         std::size_t rows, cols, out_rows, out_cols, band_rows;
     };
 
-    // Scratch of one chunk of rows: the im2col of a band, its gradient, the
-    // chunk's parameter gradient and the gradient of the input rows it shares
-    // with the next chunk.
+    // Scratch of one chunk of rows: the Toeplitz rows of a band and their
+    // gradient, the chunk's parameter gradient (permuted order) and the
+    // gradient of the input rows it shares with the next chunk.
     struct Workspace {
-        std::vector<scalar> columns;
-        std::vector<scalar> column_grad;
+        std::vector<scalar> toeplitz;
+        std::vector<scalar> toeplitz_grad;
         std::vector<scalar> param_grad;
         std::vector<scalar> halo;
     };
 
     std::size_t patch_size() const { return channels_ * F * F; }
+    // Values of T per input row: C x F x W'.
+    std::size_t row_block(const Geometry& g) const { return channels_ * F * g.out_cols; }
 
     void check_input(const Tensor<scalar>& in, const char* where) const {
         if (channels_ == 0)
@@ -192,14 +213,16 @@ private:
                                         ") is smaller than the filter (" + std::to_string(F) + ")");
     }
 
+    // A band of b output rows needs b + F - 1 Toeplitz rows.
     Geometry geometry(const Tensor<scalar>& in) const {
         Geometry g;
         g.rows = in.shape(1);
         g.cols = in.shape(2);
         g.out_rows = g.rows - F + 1;
         g.out_cols = g.cols - F + 1;
-        const std::size_t row_bytes = patch_size() * g.out_cols * sizeof(scalar);
-        g.band_rows = std::clamp<std::size_t>(column_budget_bytes / row_bytes, 1, g.out_rows);
+        const std::size_t fitting = scratch_budget_ / (row_block(g) * sizeof(scalar));
+        const std::size_t wanted = fitting > static_cast<std::size_t>(F - 1) ? fitting - (F - 1) : 0;
+        g.band_rows = std::min(std::max<std::size_t>(wanted, std::max(F - 1, 1)), g.out_rows);
         return g;
     }
 
@@ -223,11 +246,11 @@ private:
     int for_each_chunk(const Geometry& g, Fn&& fn) {
         const int team = team_size(g);
         if (workspaces_.size() < static_cast<std::size_t>(team)) workspaces_.resize(team);
-        const std::size_t column_size = patch_size() * g.band_rows * g.out_cols;
+        const std::size_t buffer = (g.band_rows + F - 1) * row_block(g);
         for (int t = 0; t < team; ++t) {
             Workspace& ws = workspaces_[t];
-            if (ws.columns.size() < column_size) ws.columns.resize(column_size);
-            if (ws.column_grad.size() < column_size) ws.column_grad.resize(column_size);
+            if (ws.toeplitz.size() < buffer) ws.toeplitz.resize(buffer);
+            if (ws.toeplitz_grad.size() < buffer) ws.toeplitz_grad.resize(buffer);
             ws.param_grad.resize(params_.size());
             ws.halo.resize(channels_ * (F - 1) * g.cols);
         }
@@ -240,53 +263,60 @@ private:
         return team;
     }
 
-    ConstRowMajorMap weight_matrix() const {
-        return ConstRowMajorMap(params_.data(), N, static_cast<Eigen::Index>(patch_size()));
+    // The weights as N x (F*C*F), columns ordered (i, ch, j) like the Toeplitz
+    // blocks; with one channel that is the stored order.
+    ConstRowMajorMap permuted_weights() {
+        const std::size_t k = patch_size();
+        if (channels_ == 1) return ConstRowMajorMap(params_.data(), N, static_cast<Eigen::Index>(k));
+        permuted_.resize(N * k);
+        for (std::size_t n = 0; n < static_cast<std::size_t>(N); ++n)
+            for (std::size_t i = 0; i < static_cast<std::size_t>(F); ++i)
+                for (std::size_t ch = 0; ch < channels_; ++ch)
+                    for (std::size_t j = 0; j < static_cast<std::size_t>(F); ++j)
+                        permuted_[n * k + (i * channels_ + ch) * F + j] = params_[n * k + (ch * F + i) * F + j];
+        return ConstRowMajorMap(permuted_.data(), N, static_cast<Eigen::Index>(k));
     }
     Eigen::Map<const Vector> bias_vector() const { return Eigen::Map<const Vector>(params_.data() + N * patch_size(), N); }
 
-    // columns[(ch*F + i)*F + j][r*W' + c] = in[ch][r0+r+i][c+j] for the band of `rows` output rows at r0.
-    ConstRowMajorMap im2col(Workspace& ws, const Tensor<scalar>& in, const Geometry& g, std::size_t r0,
-                            std::size_t rows) const {
-        const std::size_t p = rows * g.out_cols;
-        const scalar* src = in.data();
-        scalar* dst = ws.columns.data();
-        for (std::size_t ch = 0; ch < channels_; ++ch)
-            for (std::size_t i = 0; i < static_cast<std::size_t>(F); ++i)
-                for (std::size_t j = 0; j < static_cast<std::size_t>(F); ++j) {
-                    const scalar* plane = src + (ch * g.rows + r0 + i) * g.cols + j;
-                    for (std::size_t r = 0; r < rows; ++r)
-                        std::memcpy(dst + r * g.out_cols, plane + r * g.cols, g.out_cols * sizeof(scalar));
-                    dst += p;
-                }
-        return ConstRowMajorMap(ws.columns.data(), static_cast<Eigen::Index>(patch_size()),
-                                static_cast<Eigen::Index>(p));
+    // The (F*C*F) x W' column matrix of the output row `local_row` rows into the band.
+    RowMajorMap column_block(scalar* toeplitz, const Geometry& g, std::size_t local_row) const {
+        return RowMajorMap(toeplitz + local_row * row_block(g), static_cast<Eigen::Index>(patch_size()),
+                           static_cast<Eigen::Index>(g.out_cols));
     }
 
-    // The adjoint of im2col: scatters ws.column_grad back onto the input,
-    // adding; input rows from `shared_from` on go to ws.halo instead.
-    void col2im_add(Workspace& ws, const Geometry& g, std::size_t r0, std::size_t rows, std::size_t shared_from,
-                    Tensor<scalar>& grad_in) const {
-        const std::size_t p = rows * g.out_cols;
-        const scalar* src = ws.column_grad.data();
-        for (std::size_t ch = 0; ch < channels_; ++ch)
-            for (std::size_t i = 0; i < static_cast<std::size_t>(F); ++i)
-                for (std::size_t j = 0; j < static_cast<std::size_t>(F); ++j) {
-                    for (std::size_t r = 0; r < rows; ++r) {
-                        const std::size_t row = r0 + r + i;
-                        scalar* d = row < shared_from
-                                        ? grad_in.data() + (ch * g.rows + row) * g.cols + j
-                                        : ws.halo.data() + (ch * (F - 1) + row - shared_from) * g.cols + j;
-                        const scalar* s = src + r * g.out_cols;
-                        for (std::size_t c = 0; c < g.out_cols; ++c) d[c] += s[c];
-                    }
-                    src += p;
-                }
+    // T[l][ch][j][c] = in[ch][r0 + l][c + j] for the rows + F - 1 input rows of the band at r0.
+    void unroll_rows(Workspace& ws, const Tensor<scalar>& in, const Geometry& g, std::size_t r0,
+                     std::size_t rows) const {
+        scalar* dst = ws.toeplitz.data();
+        for (std::size_t l = 0; l < rows + F - 1; ++l)
+            for (std::size_t ch = 0; ch < channels_; ++ch) {
+                const scalar* src = in.data() + (ch * g.rows + r0 + l) * g.cols;
+                for (std::size_t j = 0; j < static_cast<std::size_t>(F); ++j, dst += g.out_cols)
+                    std::memcpy(dst, src + j, g.out_cols * sizeof(scalar));
+            }
+    }
+
+    // The adjoint of unroll_rows: adds the Toeplitz gradient onto the input
+    // gradient; input rows from `shared_from` on go to ws.halo instead.
+    void fold_rows_add(Workspace& ws, const Geometry& g, std::size_t r0, std::size_t rows, std::size_t shared_from,
+                       Tensor<scalar>& grad_in) const {
+        const scalar* src = ws.toeplitz_grad.data();
+        for (std::size_t l = 0; l < rows + F - 1; ++l) {
+            const std::size_t row = r0 + l;
+            for (std::size_t ch = 0; ch < channels_; ++ch) {
+                scalar* d = row < shared_from ? grad_in.data() + (ch * g.rows + row) * g.cols
+                                              : ws.halo.data() + (ch * (F - 1) + row - shared_from) * g.cols;
+                for (std::size_t j = 0; j < static_cast<std::size_t>(F); ++j, src += g.out_cols)
+                    for (std::size_t c = 0; c < g.out_cols; ++c) d[c + j] += src[c];
+            }
+        }
     }
 
     std::size_t channels_ = 0;
+    std::size_t scratch_budget_ = default_scratch_budget;
     std::vector<scalar> params_;
     std::vector<scalar> grads_;
+    std::vector<scalar> permuted_;       // weights in the Toeplitz order (C > 1)
     std::vector<Workspace> workspaces_;  // one per chunk (thread) of the last call
 };
 
