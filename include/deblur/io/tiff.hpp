@@ -42,7 +42,7 @@ struct TiffStream {
     std::size_t size = 0;
     std::vector<unsigned char>* out = nullptr;  // writing
     std::uint64_t pos = 0;
-    std::string_view name;  // libtiff starts many messages with it: removed, ImageError names the file
+    std::string name;  // libtiff starts many messages with it: removed, ImageError names the file
     char error[512] = {};
 };
 
