@@ -1,0 +1,320 @@
+#pragma once
+// Classical refinement of a blur kernel: coarse-to-fine alternating
+// minimisation with an L0 gradient prior on the latent image (Xu, Zheng & Jia
+// 2013; Pan, Hu, Su & Yang 2014), started from a given kernel (the network's
+// estimate) instead of a delta. At each pyramid level, `iterations` times:
+//
+//   latent  S = argmin ||k * S - y||^2 + lambda ||grad S||_0
+//             (half-quadratic splitting, beta = 2 lambda ... 1e5, x2 per step),
+//   kernel  k = argmin ||grad S * k - grad y||^2 + gamma ||k||^2
+//             (closed form in the Fourier domain), then k >= 0, values below
+//             `prune` of the peak and 8-connected pieces holding less than
+//             `min_component` of the mass removed, sum 1;
+//   lambda /= lambda_decay (not below lambda_min).
+//
+// The L0 latent keeps only strong, step-like edges, which is what makes the
+// kernel update well posed; it is never the final image (that is the
+// hyper-Laplacian deconvolution of the full photo). Everything runs on a
+// periodic canvas holding the smoothly extended image (periodic_extension.hpp).
+// Convolution conventions are those of blur.hpp.
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstddef>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
+
+#include "../blur/center_kernel.hpp"
+#include "../blur/real_fft_size.hpp"
+#include "../deconv/fourier_terms.hpp"
+#include "../deconv/periodic_extension.hpp"
+#include "../fft/fftw.hpp"
+#include "../net/linear_resize.hpp"
+
+namespace deblur {
+
+struct KernelRefinerOptions {
+    int iterations = 5;           // latent/kernel alternations per pyramid level
+    double lambda = 4e-3;         // L0 weight at the start of each level (intensities in [0, 1])
+    double lambda_decay = 1.1;    // lambda shrinks by this factor per alternation ...
+    double lambda_min = 1e-4;     // ... down to this
+    double kernel_weight = 2;     // gamma: Tikhonov weight of the kernel update (unnormalised FFT units)
+    double prune = 0.05;          // kernel values below this fraction of the peak are set to zero
+    double min_component = 0.1;   // 8-connected kernel pieces with less mass are removed
+    double coarsest_kernel = 9;   // kernel size (px) at the coarsest pyramid level
+    double level_ratio = 1.4142135623730951;  // image and kernel scale between levels
+
+    void validate() const {
+        if (iterations < 1) throw std::invalid_argument("deblur::KernelRefinerOptions: iterations must be at least 1");
+        if (!(lambda > 0) || !(lambda_min > 0) || !(lambda_decay >= 1) || !(kernel_weight > 0))
+            throw std::invalid_argument("deblur::KernelRefinerOptions: lambda, lambda_min, kernel_weight must be positive, lambda_decay >= 1");
+        if (!(prune >= 0 && prune < 1) || !(min_component >= 0 && min_component < 1))
+            throw std::invalid_argument("deblur::KernelRefinerOptions: prune and min_component must be in [0, 1)");
+        if (!(coarsest_kernel >= 3) || !(level_ratio > 1))
+            throw std::invalid_argument("deblur::KernelRefinerOptions: coarsest_kernel must be >= 3 and level_ratio > 1");
+    }
+};
+
+template <class T = float, class Fft = fft::Fftw>
+class KernelRefiner {
+public:
+    using Kernel = xt::xtensor<T, 2>;
+    using Image = xt::xtensor<T, 2>;
+
+    explicit KernelRefiner(KernelRefinerOptions options = {}) : options_(options) { options_.validate(); }
+    const KernelRefinerOptions& options() const { return options_; }
+
+    // Support for refining a kernel estimated with an n x n support: the
+    // estimate may have missed faint tails, so the refinement gets room to grow.
+    static int support_for(std::size_t n, double growth = 1.5) {
+        return std::max(3, odd(static_cast<double>(n) * growth));
+    }
+
+    // A size x size kernel (odd, sum 1, centred) for the gray image `blurry`,
+    // started from `initial` (any odd size; empty: a delta). The initial
+    // kernel is resampled to the coarsest level's size.
+    Kernel refine(const Image& blurry, const Kernel& initial, int size,
+                  const std::function<void(const std::string&)>& progress = {}) {
+        if (size < 3 || size % 2 == 0) throw std::invalid_argument("deblur::KernelRefiner: the kernel size must be odd and >= 3");
+        const std::size_t h = blurry.shape(0), w = blurry.shape(1);
+        if (h < 2 * std::size_t(size) || w < 2 * std::size_t(size))
+            throw std::invalid_argument("deblur::KernelRefiner: the image must be at least twice the kernel size");
+        if (initial.size() > 0 && (initial.shape(0) % 2 == 0 || initial.shape(1) % 2 == 0))
+            throw std::invalid_argument("deblur::KernelRefiner: the initial kernel must have odd sides");
+        for (T v : blurry)
+            if (!std::isfinite(static_cast<double>(v)))
+                throw std::invalid_argument("deblur::KernelRefiner: the image contains NaN or infinity");
+
+        const int levels = std::max(1, 1 + static_cast<int>(std::floor(std::log(size / options_.coarsest_kernel) /
+                                                                        std::log(options_.level_ratio))));
+        Kernel k;
+        for (int level = levels - 1; level >= 0; --level) {
+            const double factor = std::pow(options_.level_ratio, -level);
+            const int n = level == 0 ? size : std::max(3, odd(size * factor));
+            k = level == levels - 1 ? start_kernel(initial, n, factor) : resample_kernel(k, n);
+            const auto lh = std::max<std::size_t>(2 * n, std::size_t(std::lround(h * factor)));
+            const auto lw = std::max<std::size_t>(2 * n, std::size_t(std::lround(w * factor)));
+            if (progress)
+                progress("refining the kernel at " + std::to_string(lw) + " x " + std::to_string(lh) + " (" +
+                         std::to_string(n) + " px)");
+            k = refine_level(resize_image(blurry, lh, lw), k);
+        }
+        return k;
+    }
+
+private:
+    using rvec = typename Fft::template vector<T>;
+    using cvec = typename Fft::template vector<std::complex<T>>;
+
+    static int odd(double x) { return 2 * static_cast<int>(std::floor(x / 2)) + 1; }
+
+    static Image resize_image(const Image& img, std::size_t h, std::size_t w) {
+        if (img.shape(0) == h && img.shape(1) == w) return img;
+        Tensor<T> in = make_tensor<T>(1, img.shape(0), img.shape(1)), out;
+        std::copy(img.begin(), img.end(), in.begin());
+        LinearResize<T>(img.shape(0), img.shape(1), h, w).apply(in, out);
+        return xt::view(out, 0, xt::all(), xt::all());
+    }
+
+    // Non-negative, sum 1, centred n x n kernel from any odd kernel.
+    static Kernel resample_kernel(const Kernel& k, int n) {
+        Tensor<T> in = make_tensor<T>(1, k.shape(0), k.shape(1)), out;
+        std::copy(k.begin(), k.end(), in.begin());
+        LinearResize<T>(k.shape(0), k.shape(1), n, n).apply(in, out);
+        Kernel r = xt::maximum(xt::view(out, 0, xt::all(), xt::all()), T(0));
+        const T sum = xt::sum(r)();
+        if (!(sum > 0)) return delta(n);
+        r /= sum;
+        return center_on_whole_pixels(r);
+    }
+
+    static Kernel delta(int n) {
+        Kernel d = xt::zeros<T>({std::size_t(n), std::size_t(n)});
+        d(n / 2, n / 2) = T(1);
+        return d;
+    }
+
+    // The initial kernel at the coarsest level: its pixels are full-resolution
+    // pixels, so it is shrunk by the level's factor, then centred in n x n.
+    static Kernel start_kernel(const Kernel& initial, int n, double factor) {
+        if (initial.size() == 0) return delta(n);
+        const int m = std::max(1, odd(static_cast<double>(std::max(initial.shape(0), initial.shape(1))) * factor));
+        const Kernel small = m == 1 ? delta(1) : resample_kernel(initial, m);
+        Kernel out = xt::zeros<T>({std::size_t(n), std::size_t(n)});
+        for (int r = 0; r < m; ++r)
+            for (int c = 0; c < m; ++c) {
+                const int rr = r - m / 2 + n / 2, cc = c - m / 2 + n / 2;
+                if (rr >= 0 && cc >= 0 && rr < n && cc < n) out(rr, cc) = small(r, c);
+            }
+        const T sum = xt::sum(out)();
+        return sum > 0 ? Kernel(out / sum) : delta(n);
+    }
+
+    void prepare(std::size_t h, std::size_t w, std::size_t n) {
+        ph_ = real_fft_size(h + n);
+        pw_ = real_fft_size(w + n);
+        const std::size_t nr = ph_ * pw_, nc = ph_ * (pw_ / 2 + 1);
+        for (rvec* v : {&canvas_, &latent_, &gx_, &gy_}) v->assign(nr, T(0));
+        for (cvec* v : {&y_f_, &yx_f_, &yy_f_, &k_f_, &s_f_, &dx_f_, &dy_f_, &work_f_}) v->assign(nc, {});
+        grad_power_.assign(nc, T(0));
+        gradient_power_spectrum(ph_, pw_, grad_power_.data());
+        // Transfer functions of the forward differences: impulse responses
+        // x[c+1] - x[c] -> taps +1 at -1 and -1 at 0, wrapped on the canvas.
+        std::fill(canvas_.begin(), canvas_.end(), T(0));
+        canvas_[0] = T(-1);
+        canvas_[pw_ - 1] = T(1);
+        Fft::template forward<T>(ph_, pw_, canvas_.data(), dx_f_.data());
+        std::fill(canvas_.begin(), canvas_.end(), T(0));
+        canvas_[0] = T(-1);
+        canvas_[(ph_ - 1) * pw_] = T(1);
+        Fft::template forward<T>(ph_, pw_, canvas_.data(), dy_f_.data());
+    }
+
+    Kernel refine_level(const Image& y, Kernel k) {
+        const std::size_t h = y.shape(0), w = y.shape(1), n = k.shape(0);
+        prepare(h, w, n);
+        const std::size_t nc = y_f_.size();
+        periodic_extension(y.data(), h, w, canvas_.data(), ph_, pw_);
+        latent_ = canvas_;
+        Fft::template forward<T>(ph_, pw_, canvas_.data(), y_f_.data());
+        for (std::size_t i = 0; i < nc; ++i) {
+            yx_f_[i] = dx_f_[i] * y_f_[i];
+            yy_f_[i] = dy_f_[i] * y_f_[i];
+        }
+        double lambda = options_.lambda;
+        for (int it = 0; it < options_.iterations; ++it) {
+            l0_latent(k, lambda);
+            k = estimate_kernel(k);
+            lambda = std::max(options_.lambda_min, lambda / options_.lambda_decay);
+        }
+        return k;
+    }
+
+    // S = argmin ||k * S - y||^2 + lambda ||grad S||_0 on the canvas, warm-started from latent_.
+    void l0_latent(const Kernel& k, double lambda) {
+        const std::size_t ph = ph_, pw = pw_, nr = ph * pw, nc = y_f_.size();
+        kernel_spectrum<Fft>(k, ph, pw, canvas_.data(), k_f_.data());
+        const T inv_n = T(1) / static_cast<T>(nr);
+        for (double beta = 2 * lambda; beta < 1e5; beta *= 2) {
+            const T threshold = static_cast<T>(lambda / beta);
+            for (std::size_t r = 0; r < ph; ++r) {
+                const T* s = latent_.data() + r * pw;
+                const T* down = latent_.data() + ((r + 1) % ph) * pw;
+                T* hx = gx_.data() + r * pw;
+                T* vy = gy_.data() + r * pw;
+                for (std::size_t c = 0; c < pw; ++c) {
+                    const T dx = s[c + 1 < pw ? c + 1 : 0] - s[c], dy = down[c] - s[c];
+                    const bool keep = dx * dx + dy * dy >= threshold;
+                    hx[c] = keep ? dx : T(0);
+                    vy[c] = keep ? dy : T(0);
+                }
+            }
+            // canvas = Dx' hx + Dy' vy (backward differences).
+            for (std::size_t r = 0; r < ph; ++r) {
+                const T* hx = gx_.data() + r * pw;
+                const T* vy = gy_.data() + r * pw;
+                const T* vu = gy_.data() + ((r + ph - 1) % ph) * pw;
+                T* d = canvas_.data() + r * pw;
+                d[0] = hx[pw - 1] - hx[0] + vu[0] - vy[0];
+                for (std::size_t c = 1; c < pw; ++c) d[c] = hx[c - 1] - hx[c] + vu[c] - vy[c];
+            }
+            Fft::template forward<T>(ph, pw, canvas_.data(), work_f_.data());
+            const T b = static_cast<T>(beta);
+            for (std::size_t i = 0; i < nc; ++i)
+                s_f_[i] = (std::conj(k_f_[i]) * y_f_[i] + b * work_f_[i]) / (std::norm(k_f_[i]) + b * grad_power_[i]);
+            Fft::template inverse<T>(ph, pw, s_f_.data(), latent_.data());
+            for (std::size_t i = 0; i < nr; ++i) latent_[i] *= inv_n;
+        }
+    }
+
+    // k = argmin ||grad S * k - grad y||^2 + gamma ||k||^2, cropped, pruned, normalised, centred.
+    Kernel estimate_kernel(const Kernel& previous) {
+        const std::size_t ph = ph_, pw = pw_, nc = y_f_.size(), n = previous.shape(0);
+        const T gamma = static_cast<T>(options_.kernel_weight);
+        for (std::size_t i = 0; i < nc; ++i) {
+            const std::complex<T> sx = dx_f_[i] * s_f_[i], sy = dy_f_[i] * s_f_[i];
+            work_f_[i] = (std::conj(sx) * yx_f_[i] + std::conj(sy) * yy_f_[i]) / (std::norm(sx) + std::norm(sy) + gamma);
+        }
+        Fft::template inverse<T>(ph, pw, work_f_.data(), canvas_.data());
+        Kernel k = Kernel::from_shape({n, n});
+        T peak = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < n; ++j) {
+                const std::size_t r = (i + ph - n / 2) % ph, c = (j + pw - n / 2) % pw;
+                k(i, j) = std::max(T(0), canvas_[r * pw + c]);
+                peak = std::max(peak, k(i, j));
+            }
+        if (!(peak > 0)) return previous;
+        for (T& v : k)
+            if (v < options_.prune * peak) v = T(0);
+        remove_small_components(k);
+        const T sum = xt::sum(k)();
+        if (!(sum > 0) || !std::isfinite(static_cast<double>(sum))) return previous;
+        k /= sum;
+        return center_on_whole_pixels(k);
+    }
+
+    // Moves the centre of mass to within half a pixel of the origin by a whole
+    // pixel shift: a fractional (interpolated) shift would blur the kernel a
+    // little at every alternation.
+    static Kernel center_on_whole_pixels(const Kernel& k) {
+        const auto [cr, cc] = kernel_centroid(k);
+        const auto n = static_cast<std::ptrdiff_t>(k.shape(0));
+        const auto dr = static_cast<std::ptrdiff_t>(std::lround(double(n / 2) - cr));
+        const auto dc = static_cast<std::ptrdiff_t>(std::lround(double(n / 2) - cc));
+        if (dr == 0 && dc == 0) return k;
+        Kernel out = xt::zeros<T>(k.shape());
+        for (std::ptrdiff_t r = 0; r < n; ++r)
+            for (std::ptrdiff_t c = 0; c < n; ++c) {
+                const std::ptrdiff_t rr = r + dr, cc2 = c + dc;
+                if (rr >= 0 && cc2 >= 0 && rr < n && cc2 < n) out(rr, cc2) = k(r, c);
+            }
+        const T sum = xt::sum(out)();
+        return sum > 0 ? Kernel(out / sum) : k;
+    }
+
+    // Zeroes 8-connected groups of non-zero taps that hold less than min_component of the mass.
+    void remove_small_components(Kernel& k) const {
+        const std::size_t n = k.shape(0);
+        const T total = xt::sum(k)();
+        std::vector<int> label(n * n, -1);
+        std::vector<std::size_t> stack, members;
+        for (std::size_t start = 0; start < n * n; ++start) {
+            if (k.data()[start] <= 0 || label[start] >= 0) continue;
+            members.clear();
+            stack.assign(1, start);
+            label[start] = 1;
+            T mass = 0;
+            while (!stack.empty()) {
+                const std::size_t p = stack.back();
+                stack.pop_back();
+                members.push_back(p);
+                mass += k.data()[p];
+                const std::ptrdiff_t r = p / n, c = p % n;
+                for (std::ptrdiff_t dr = -1; dr <= 1; ++dr)
+                    for (std::ptrdiff_t dc = -1; dc <= 1; ++dc) {
+                        const std::ptrdiff_t rr = r + dr, cc = c + dc;
+                        if (rr < 0 || cc < 0 || rr >= std::ptrdiff_t(n) || cc >= std::ptrdiff_t(n)) continue;
+                        const std::size_t q = rr * n + cc;
+                        if (k.data()[q] > 0 && label[q] < 0) {
+                            label[q] = 1;
+                            stack.push_back(q);
+                        }
+                    }
+            }
+            if (mass < options_.min_component * total)
+                for (std::size_t p : members) k.data()[p] = T(0);
+        }
+    }
+
+    KernelRefinerOptions options_;
+    std::size_t ph_ = 0, pw_ = 0;
+    rvec canvas_, latent_, gx_, gy_, grad_power_;
+    cvec y_f_, yx_f_, yy_f_, k_f_, s_f_, dx_f_, dy_f_, work_f_;
+};
+
+}  // namespace deblur
