@@ -28,6 +28,7 @@
 
 #include <deblur/deconv/hyper_laplacian.hpp>
 #include <deblur/eval/aligned_ssd.hpp>
+#include <deblur/eval/kernel_similarity.hpp>
 #include <deblur/io/read_image.hpp>
 #include <deblur/pipeline/kernel_estimator.hpp>
 #include <deblur/pipeline/kernel_refiner.hpp>
@@ -61,23 +62,6 @@ Image read_gray(const fs::path& file) {
     return xt::view(image.pixels, 0, xt::all(), xt::all());
 }
 
-// Maximum over integer shifts of <a, shifted b> / (|a| |b|).
-double kernel_similarity(const Kernel& a, const Kernel& b) {
-    const int na = int(a.shape(0)), nb = int(b.shape(0));
-    double aa = 0, bb = 0;
-    for (float v : a) aa += double(v) * v;
-    for (float v : b) bb += double(v) * v;
-    double best = 0;
-    for (int dr = -nb; dr <= na; ++dr)
-        for (int dc = -nb; dc <= na; ++dc) {
-            double s = 0;
-            for (int r = std::max(0, dr); r < std::min(na, dr + nb); ++r)
-                for (int c = std::max(0, dc); c < std::min(na, dc + nb); ++c) s += double(a(r, c)) * b(r - dr, c - dc);
-            best = std::max(best, s);
-        }
-    return best / std::sqrt(aa * bb);
-}
-
 struct Row {
     int image, kernel, kernel_size;
     double ratio, psnr, similarity, seconds;
@@ -105,10 +89,16 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--noise", noise, "Noise level the fixed non-blind deconvolution is tuned for")->capture_default_str();
     app.add_flag("!--summary-only", per_image, "Print only the summary tables");
+    KernelRefinerOptions ropt;
+    app.add_option("--refine-iterations", ropt.iterations, "Refinement: alternations per level")->capture_default_str();
+    app.add_option("--refine-lambda", ropt.lambda, "Refinement: L0 weight")->capture_default_str();
+    app.add_option("--refine-kernel-weight", ropt.kernel_weight, "Refinement: kernel Tikhonov weight")->capture_default_str();
+    app.add_option("--refine-prune", ropt.prune, "Refinement: pruning fraction of the peak")->capture_default_str();
+    app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
         KernelEstimator<> estimator(model);
-        KernelRefiner<float> refiner;
+        KernelRefiner<float> refiner(ropt);
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
         std::map<std::string, std::vector<Row>> results;
         for (int j = 1; j <= 8; ++j) {

@@ -7,8 +7,9 @@
 //   auto sharp = deblur::deconvolve(image, kernel, deblur::DeconvOptions::for_noise(0.01));
 //
 // The kernel is estimated once on the luminance (on the window with the most
-// edges of a large photo); every channel is then deconvolved with it by the
-// hyper-Laplacian solver.
+// edges of a large photo) by the network, then refined classically
+// (KernelRefiner, unless options.refine is off); every channel is then
+// deconvolved with it by the hyper-Laplacian solver.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -16,11 +17,13 @@
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
+#include "../blur/crop_kernel.hpp"
 #include "../core/tensor.hpp"
 #include "../deconv/hyper_laplacian.hpp"
 #include "blind_deblur_options.hpp"
 #include "estimation_window.hpp"
 #include "kernel_estimator.hpp"
+#include "kernel_refiner.hpp"
 #include "model_directory.hpp"
 #include "noise_level.hpp"
 
@@ -58,13 +61,7 @@ inline Tensor<float> deconvolve(const Tensor<float>& image, const xt::xtensor<fl
         throw std::invalid_argument("deblur::deconvolve: the kernel must have odd width and height");
     if (kernel.shape(0) > image.shape(1) || kernel.shape(1) > image.shape(2))
         throw std::invalid_argument("deblur::deconvolve: the image is smaller than the kernel");
-    HyperLaplacianDeconvolver<float> solver(options);
-    Tensor<float> out = Tensor<float>::from_shape(image.shape());
-    for (std::size_t c = 0; c < image.shape(0); ++c) {
-        xt::xtensor<float, 2> channel = xt::view(image, c, xt::all(), xt::all());
-        xt::view(out, c, xt::all(), xt::all()) = solver.deconvolve(channel, kernel);
-    }
-    return out;
+    return HyperLaplacianDeconvolver<float>(options).deconvolve(image, kernel);
 }
 
 inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeblurOptions& options = {}) {
@@ -85,6 +82,14 @@ inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeb
     say("model " + model.string());
     KernelEstimator<> estimator(model);
     result.kernel = estimator.estimate(crop, options.kernel_size, options.progress);
+    if (options.refine) {
+        const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
+        int size = options.kernel_size > 0 ? options.kernel_size | 1
+                                           : KernelRefiner<float>::support_for(result.kernel.shape(0), options.refine_growth);
+        size = std::min(size, limit % 2 ? limit : limit - 1);
+        result.kernel = crop_kernel_to_support(
+            KernelRefiner<float>(options.refinement).refine(crop, result.kernel, size, options.progress), 0.0, 1);
+    }
     say("kernel " + std::to_string(result.kernel.shape(0)) + " x " + std::to_string(result.kernel.shape(1)) +
         "; deconvolving " + std::to_string(image.shape(0)) + " channel(s)");
 

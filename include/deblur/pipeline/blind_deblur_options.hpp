@@ -3,6 +3,8 @@
 #include <functional>
 #include <string>
 
+#include "kernel_refiner.hpp"
+
 namespace deblur {
 
 struct BlindDeblurOptions {
@@ -11,6 +13,12 @@ struct BlindDeblurOptions {
     double noise = -1;               // noise std in [0,1] units; < 0: estimated from the image
     double gamma = 1;                // input = linear^(1/gamma); 2.2 for typical JPEGs, 1 for linear data
     std::size_t estimation_size = 512;  // the kernel is estimated on the window of this size with most edges
+    // Refine the network's kernel classically (kernel_refiner.hpp) on a support
+    // `refine_growth` times the network's (or kernel_size, when given). On by
+    // default because it wins on the Levin benchmark (BENCHMARKS.md).
+    bool refine = true;
+    double refine_growth = 2;
+    KernelRefinerOptions refinement;
     std::function<void(const std::string&)> progress;  // called with a line of text on long work
 };
 

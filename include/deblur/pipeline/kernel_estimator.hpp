@@ -7,7 +7,8 @@
 // of its support (more than 5 % of its mass in the outer sixth), the blur is
 // larger than the network can see, so shrink the image by sqrt(2) and try
 // again (at most 4 times, i.e. blurs up to 4x the largest kernel), and scale
-// the kernel back up. The kernel is finally cropped to its visible support.
+// the kernel back up. The kernel is finally cropped to its visible support
+// (crop_kernel_to_support: values above 2 % of the peak, plus 2 px).
 // With kernel_size = N given, the image is shrunk once so that N fits.
 #include <algorithm>
 #include <cmath>
@@ -18,6 +19,7 @@
 #include <xtensor/xview.hpp>
 
 #include "../blur/center_kernel.hpp"
+#include "../blur/crop_kernel.hpp"
 #include "../net/default_network.hpp"
 #include "../net/linear_resize.hpp"
 #include "../net/model_file.hpp"
@@ -49,14 +51,14 @@ public:
         if (kernel_size < 0) throw std::invalid_argument("deblur::KernelEstimator: kernel size must be positive");
         if (kernel_size > 0) {
             const double factor = std::min(1.0, double(kmax) / kernel_size);
-            return crop_to_support(estimate_at(gray, factor, progress));
+            return crop_kernel_to_support(estimate_at(gray, factor, progress));
         }
         Kernel k = estimate_at(gray, 1.0, progress);
         for (double factor = 1 / std::sqrt(2.0); !fits(k) && factor > 0.2; factor /= std::sqrt(2.0)) {
             if (!large_enough(gray, factor)) break;  // keep the best estimate the image allows
             k = estimate_at(gray, factor, progress);
         }
-        return crop_to_support(k);
+        return crop_kernel_to_support(k);
     }
 
 private:
@@ -108,21 +110,6 @@ private:
                 if (r < band || c < band || r >= n - band || c >= n - band) outer += k(r, c);
             }
         return outer <= 0.05 * total;
-    }
-
-    // The smallest centred odd square holding every value above 2 % of the peak, plus a margin.
-    static Kernel crop_to_support(const Kernel& k) {
-        const std::size_t n = k.shape(0), c = n / 2;
-        const float peak = xt::amax(k)();
-        std::size_t radius = 0;
-        for (std::size_t r = 0; r < n; ++r)
-            for (std::size_t q = 0; q < n; ++q)
-                if (k(r, q) > 0.02f * peak)
-                    radius = std::max({radius, r > c ? r - c : c - r, q > c ? q - c : c - q});
-        radius = std::min(c, radius + 2);
-        Kernel out = xt::view(k, xt::range(c - radius, c + radius + 1), xt::range(c - radius, c + radius + 1));
-        out /= xt::sum(out)();
-        return out;
     }
 
     Net net_;
