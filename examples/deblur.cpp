@@ -10,11 +10,15 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <system_error>
+#include <vector>
+#include <unistd.h>
 
 #include <deblur/fft/fftw.hpp>
 #include <deblur/io/color.hpp>
 #include <deblur/io/read_image.hpp>
 #include <deblur/io/write_image.hpp>
+#include <deblur/net/model_error.hpp>
 #include <deblur/pipeline/blind_deblur.hpp>
 
 namespace {
@@ -24,9 +28,9 @@ namespace fs = std::filesystem;
 // Output samples keep the input's precision where the output format allows it.
 deblur::io::SampleType output_sample_type(const deblur::io::ImageInfo& in, const fs::path& out) {
     using deblur::io::SampleType;
-    const auto ext = out.extension().string();
-    const bool is_png = ext == ".png" || ext == ".PNG";
-    if (in.floating_point) return is_png ? SampleType::uint16 : SampleType::float32;
+    const auto format = deblur::io::format_from_extension(out);
+    if (format == deblur::io::ImageFormat::pfm) return SampleType::float32;  // PFM stores nothing else
+    if (in.floating_point) return format == deblur::io::ImageFormat::png ? SampleType::uint16 : SampleType::float32;
     return in.bit_depth > 8 ? SampleType::uint16 : SampleType::uint8;
 }
 
@@ -50,6 +54,42 @@ xt::xtensor<float, 2> read_kernel(const fs::path& file) {
     const float sum = xt::sum(k)();
     if (!(sum > 0)) throw std::invalid_argument("kernel " + file.string() + ": all zero");
     return k / sum;
+}
+
+// Fails before any work on an output the run could not write: a wrong
+// extension or a missing folder is then reported at once, not after minutes.
+void check_writable(const fs::path& file) {
+    using deblur::io::ImageError;
+    const auto format = deblur::io::format_from_extension(file);
+    if (!format || *format == deblur::io::ImageFormat::jpeg)
+        throw ImageError(file, "cannot be written: the extension must be .png, .tif, .tiff or .pfm");
+    const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) throw ImageError(file, "cannot be written: no folder " + folder.string());
+    if (fs::is_directory(file, ec)) throw ImageError(file, "cannot be written: it is a directory");
+}
+
+// Writes the result and the kernel picture so that a failure changes neither:
+// the picture goes to a hidden name first and takes its place only once the
+// result is written (each write is atomic on its own).
+void write_outputs(const fs::path& output, const std::vector<unsigned char>& sharp, const fs::path& kernel_output,
+                   const std::vector<unsigned char>& kernel) {
+    fs::path pending = kernel_output.has_parent_path() ? kernel_output.parent_path() : fs::path();
+    pending /= "." + kernel_output.filename().string() + ".pending-" + std::to_string(::getpid());
+    std::error_code ignored;
+    deblur::io::write_file_atomically(pending, kernel);
+    try {
+        deblur::io::write_file_atomically(output, sharp);
+    } catch (...) {
+        fs::remove(pending, ignored);
+        throw;
+    }
+    std::error_code ec;
+    fs::rename(pending, kernel_output, ec);
+    if (ec) {
+        fs::remove(pending, ignored);
+        throw deblur::io::ImageError(kernel_output, "cannot replace the file: " + ec.message());
+    }
 }
 
 }  // namespace
@@ -87,6 +127,10 @@ int main(int argc, char** argv) {
         options.progress = say;
         auto kernel_output = output;
         kernel_output.replace_extension(".kernel.png");
+        check_writable(output);
+        check_writable(kernel_output);
+        if (!options.model.empty() && fs::is_directory(options.model))
+            throw deblur::ModelError("model file " + options.model.string() + ": is a directory");
 
         say("reading " + input.string());
         const auto image = deblur::io::read_image(input);
@@ -111,8 +155,11 @@ int main(int argc, char** argv) {
             sharp = std::move(result.sharp);
         }
         if (!image.info.floating_point) sharp = xt::clip(sharp, 0.0f, 1.0f);
-        deblur::io::write_image(output, sharp, output_sample_type(image.info, output));
-        deblur::io::write_image(kernel_output, kernel_picture(kernel), deblur::io::SampleType::uint8);
+        const auto format = deblur::io::format_from_extension(output);
+        write_outputs(output, deblur::io::encode_image(sharp, *format, output_sample_type(image.info, output), output),
+                      kernel_output,
+                      deblur::io::encode_image(kernel_picture(kernel), deblur::io::ImageFormat::png,
+                                               deblur::io::SampleType::uint8, kernel_output));
         say("wrote " + output.string() + " and " + kernel_output.string());
         return 0;
     } catch (const std::exception& e) {
