@@ -30,6 +30,7 @@
 #include <deblur/eval/aligned_ssd.hpp>
 #include <deblur/eval/kernel_similarity.hpp>
 #include <deblur/io/read_image.hpp>
+#include <deblur/pipeline/blind_deblur_options.hpp>
 #include <deblur/pipeline/kernel_estimator.hpp>
 #include <deblur/pipeline/kernel_refiner.hpp>
 
@@ -76,7 +77,7 @@ int main(int argc, char** argv) {
     fs::path data = "../shared/data/levin", model = "models/default.dbm";
     std::vector<std::string> methods{"network", "refined", "classical"};
     int refine_size = 0, max_shift = 5, border = 15;
-    double noise = 0.01, growth = 1.5;
+    double noise = 0.01, growth = BlindDeblurOptions{}.refine_growth;
     bool per_image = true;
     app.add_option("--data", data, "Folder of the Levin benchmark")->capture_default_str();
     app.add_option("--model", model, "Model file")->capture_default_str();

@@ -42,7 +42,7 @@ struct KernelRefinerOptions {
     double lambda = 2e-3;         // L0 weight at the start of each level (intensities in [0, 1]); see BENCHMARKS.md
     double lambda_decay = 1.1;    // lambda shrinks by this factor per alternation ...
     double lambda_min = 1e-4;     // ... down to this
-    double kernel_weight = 2;     // gamma: Tikhonov weight of the kernel update (unnormalised FFT units)
+    double kernel_weight = 50;    // gamma: Tikhonov weight of the kernel update (sums over pixels); see BENCHMARKS.md
     double prune = 0.05;          // kernel values below this fraction of the peak are set to zero
     double min_component = 0.1;   // 8-connected kernel pieces with less mass are removed
     double coarsest_kernel = 9;   // kernel size (px) at the coarsest pyramid level

@@ -1,0 +1,148 @@
+// speed: the paper's Table 1 on this machine — kernel estimation and full
+// blind deblurring times for square images of 255, 800, 1024 and 2048 px with
+// 17, 25 and 33 px camera-shake kernels — next to the paper's Matlab figures
+// (kernel estimation only, Intel i5) and the FFT and GEMM rates of this run.
+//
+//   ./build/bench/speed                 # from the project root
+//   ./build/bench/speed --sizes 255 1024 --repeats 5
+//
+// Each image is a validation photo resized to N x N, blurred ('same') with a
+// sampled kernel and noise sigma 0.01. "estimate" is what blind_deblur spends
+// before deconvolving: the noise estimate, choosing the estimation window
+// (BlindDeblurOptions::estimation_size, 512 px), the network and the classical
+// refinement; "full" adds the hyper-Laplacian deconvolution of the whole image.
+// Times are the median of --repeats runs after one warm-up run (FFT plans).
+#include <CLI/CLI.hpp>
+#include <omp.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <random>
+#include <vector>
+
+#include <deblur/blur/blur.hpp>
+#include <deblur/blur/motion_kernel_sampler.hpp>
+#include <deblur/blur/noise.hpp>
+#include <deblur/fft/fftw.hpp>
+#include <deblur/io/color.hpp>
+#include <deblur/io/read_image.hpp>
+#include <deblur/net/linear_resize.hpp>
+#include <deblur/pipeline/blind_deblur.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+template <class F>
+double median_seconds(int repeats, F&& f) {
+    f();  // warm-up: FFT plans, model file cache
+    std::vector<double> t;
+    for (int i = 0; i < repeats; ++i) {
+        const auto start = Clock::now();
+        f();
+        t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+    return t[t.size() / 2];
+}
+
+// GFLOP/s of a float 1024^3 GEMM through Eigen (the convolutions' engine).
+double gemm_gflops(int repeats) {
+    const int n = 1024;
+    Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n), c(n, n);
+    const double s = median_seconds(repeats, [&] { c.noalias() = a * b; });
+    return 2.0 * n * n * n / s * 1e-9;
+}
+
+// Milliseconds of one forward real FFT of n x n floats through the FFT policy.
+double fft_ms(std::size_t n, int repeats) {
+    deblur::fft::Fftw::vector<float> in(n * n, 0.5f);
+    deblur::fft::Fftw::vector<std::complex<float>> out(n * (n / 2 + 1));
+    return 1e3 * median_seconds(repeats, [&] { deblur::fft::Fftw::forward<float>(n, n, in.data(), out.data()); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace deblur;
+    CLI::App app{"Speed of kernel estimation and full blind deblurring (the paper's Table 1)"};
+    std::vector<int> sizes{255, 800, 1024, 2048}, kernels{17, 25, 33};
+    fs::path photo = "../shared/data/val", model;
+    int repeats = 3, threads = 0;
+    app.add_option("--sizes", sizes, "Image sizes (square)")->capture_default_str();
+    app.add_option("--kernels", kernels, "Kernel sizes")->capture_default_str();
+    app.add_option("--photo", photo, "A sharp photo, or a folder whose first photo is used")->capture_default_str();
+    app.add_option("--model", model, "Model file (default: the shipped model)");
+    app.add_option("--repeats", repeats, "Timed runs per cell (median)")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (threads > 0) omp_set_num_threads(threads);
+        fft::Fftw::set_threads(omp_get_max_threads());
+        if (fs::is_directory(photo)) {
+            std::vector<fs::path> files;
+            for (const auto& e : fs::recursive_directory_iterator(photo)) {
+                const auto ext = e.path().extension();
+                if (e.is_regular_file() && (ext == ".jpg" || ext == ".png" || ext == ".tif")) files.push_back(e.path());
+            }
+            if (files.empty()) throw std::runtime_error("no photo in " + photo.string());
+            photo = *std::min_element(files.begin(), files.end());
+        }
+        const auto gray = io::to_gray(io::read_image(photo).pixels);
+        // Paper, Table 1: kernel estimation in Matlab on an Intel i5 (seconds).
+        const std::map<std::pair<int, int>, double> paper{
+            {{255, 17}, 1.1},  {{255, 25}, 1.2},  {{255, 33}, 1.6},  {{800, 17}, 5.2},   {{800, 25}, 14.3}, {{800, 33}, 10.7},
+            {{1024, 17}, 9.5}, {{1024, 25}, 18.5}, {{1024, 33}, 22.6}, {{2048, 17}, 53.1}, {{2048, 25}, 89.1}, {{2048, 33}, 91.9}};
+
+        std::printf("threads %d; photo %s; median of %d runs\n\n", omp_get_max_threads(), photo.filename().string().c_str(),
+                    repeats);
+        std::printf("| image | kernel | estimate (s) | full deblur (s) | paper, estimate in Matlab (s) | "
+                    "FFT of the image, one forward (ms) |\n|---|---|---|---|---|---|\n");
+        std::mt19937_64 rng(7);
+        for (int n : sizes) {
+            Tensor<float> resized;
+            LinearResize<float>(gray.shape(1), gray.shape(2), n, n).apply(gray, resized);
+            const xt::xtensor<float, 2> sharp = xt::view(resized, 0, xt::all(), xt::all());
+            const double fft = fft_ms(real_fft_size(n), repeats);
+            for (int k : kernels) {
+                const auto kernel = MotionKernelSampler{}.sample<float>(k, rng);
+                xt::xtensor<float, 2> blurry = blur(sharp, kernel, BlurMode::same);
+                add_gaussian_noise(blurry, 0.01, rng);
+                Tensor<float> image = make_tensor<float>(1, n, n);
+                std::copy(blurry.begin(), blurry.end(), image.begin());
+                BlindDeblurOptions options;
+                options.model = model;
+                options.kernel_size = k;
+                // Time to the "deconvolving" progress line = estimation; the rest = deconvolution.
+                double estimate = 0;
+                Clock::time_point start;
+                options.progress = [&](const std::string& line) {
+                    if (line.find("deconvolving") != std::string::npos)
+                        estimate = std::chrono::duration<double>(Clock::now() - start).count();
+                };
+                std::vector<double> estimates;
+                const double full = median_seconds(repeats, [&] {
+                    start = Clock::now();
+                    blind_deblur(image, options);
+                    estimates.push_back(estimate);
+                });
+                std::nth_element(estimates.begin() + 1, estimates.begin() + 1 + repeats / 2, estimates.end());
+                const auto p = paper.find({n, k});
+                std::printf("| %d x %d | %d | %.3f | %.3f | %s | %.2f |\n", n, n, k, estimates[1 + repeats / 2], full,
+                            p == paper.end() ? "-" : std::to_string(p->second).substr(0, 4).c_str(), fft);
+                std::fflush(stdout);
+            }
+        }
+        std::printf("\nGEMM (Eigen, float, 1024^3): %.1f GFLOP/s\n", gemm_gflops(repeats));
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "speed: " << e.what() << "\n";
+        return 1;
+    }
+}
