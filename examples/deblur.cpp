@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
     app.add_option("--estimation-size", options.estimation_size, "Window of the photo the kernel is estimated on")
         ->capture_default_str()->check(CLI::Range(64, 1 << 16));
     app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_flag("!--no-refine", options.refine,
+                 "Use the network's kernel as it is (default: refine it classically, see README)");
     app.add_flag("-q,--quiet", quiet, "No progress output");
     CLI11_PARSE(app, argc, argv);
 
