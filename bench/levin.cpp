@@ -11,6 +11,9 @@
 // protocol uses 0.25 px steps; integer steps can only raise both SSDs); the
 // aligned PSNR of the image deconvolved with k_est; the kernel similarity
 // (maximum normalised cross-correlation over shifts with the true kernel).
+// "network" and "refined" run the tool's kernel estimation (deblur::estimate_kernel
+// with refine off / on, automatic size, noise estimated from the image);
+// "classical" is the refinement alone from a delta on a 31 px support.
 // The data's kernels are stored for correlation; they are rotated by 180
 // degrees into the convolution convention of deblur/blur/blur.hpp.
 #include <CLI/CLI.hpp>
@@ -30,8 +33,7 @@
 #include <deblur/eval/aligned_ssd.hpp>
 #include <deblur/eval/kernel_similarity.hpp>
 #include <deblur/io/read_image.hpp>
-#include <deblur/pipeline/blind_deblur_options.hpp>
-#include <deblur/pipeline/kernel_estimator.hpp>
+#include <deblur/pipeline/blind_deblur.hpp>
 #include <deblur/pipeline/kernel_refiner.hpp>
 
 namespace {
@@ -84,7 +86,8 @@ int main(int argc, char** argv) {
     app.add_option("--method", methods, "network: the model alone; refined: the model's kernel refined classically; "
                                          "classical: the refinement started from a delta")
         ->capture_default_str()->check(CLI::IsMember({"network", "refined", "classical"}));
-    app.add_option("--refine-size", refine_size, "Kernel support of the refinement (0: automatic, as the tool)")
+    app.add_option("--refine-size", refine_size, "Kernel size given to the estimation (0: automatic, as the tool; "
+                                                 "classical: 31)")
         ->capture_default_str();
     app.add_option("--growth", growth, "Automatic refinement support: the network kernel's size times this")
         ->capture_default_str();
@@ -98,7 +101,6 @@ int main(int argc, char** argv) {
     app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
-        KernelEstimator<> estimator(model);
         KernelRefiner<float> refiner(ropt);
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
         std::map<std::string, std::vector<Row>> results;
@@ -116,9 +118,13 @@ int main(int argc, char** argv) {
                     if (method == "classical") {
                         k = refiner.refine(blurry, {}, refine_size > 0 ? refine_size : 31);
                     } else {
-                        k = estimator.estimate(blurry);
-                        if (method == "refined")
-                            k = refiner.refine(blurry, k, refine_size > 0 ? refine_size : KernelRefiner<float>::support_for(k.shape(0), growth));
+                        BlindDeblurOptions options;  // the tool's kernel estimation (estimate_kernel)
+                        options.model = model;
+                        options.refine = method == "refined";
+                        options.refine_growth = growth;
+                        options.refinement = ropt;
+                        options.kernel_size = refine_size;
+                        k = estimate_kernel(blurry, estimate_noise_level(blurry), options);
                     }
                     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                     const double ssd = aligned_ssd(Image(solver.deconvolve(blurry, k)), sharp, max_shift, border, 0.25);

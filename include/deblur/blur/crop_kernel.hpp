@@ -1,6 +1,6 @@
 #pragma once
-// Trimming a centred kernel to the part that matters, for display and to keep
-// later FFT canvases small.
+// Trimming a centred kernel to the part that matters (for display and to keep
+// later FFT canvases small), and checking that it fits its support.
 #include <algorithm>
 #include <cstddef>
 #include <stdexcept>
@@ -27,6 +27,22 @@ xt::xtensor<T, 2> crop_kernel_to_support(const xt::xtensor<T, 2>& k, double frac
     xt::xtensor<T, 2> out = xt::view(k, xt::range(c - radius, c + radius + 1), xt::range(c - radius, c + radius + 1));
     out /= xt::sum(out)();
     return out;
+}
+
+// Whether a kernel lies well inside its support: at most `max_mass` of its
+// mass in the outer band (a sixth of the side, at least 1 px). A kernel that
+// does not fit was probably cut off by a support smaller than the blur.
+template <class T>
+bool kernel_fits_support(const xt::xtensor<T, 2>& k, double max_mass = 0.05) {
+    const std::size_t h = k.shape(0), w = k.shape(1);
+    const std::size_t band = std::max<std::size_t>(1, std::min(h, w) / 6);
+    double outer = 0, total = 0;
+    for (std::size_t r = 0; r < h; ++r)
+        for (std::size_t c = 0; c < w; ++c) {
+            total += k(r, c);
+            if (r < band || c < band || r >= h - band || c >= w - band) outer += k(r, c);
+        }
+    return outer <= max_mass * total;
 }
 
 }  // namespace deblur

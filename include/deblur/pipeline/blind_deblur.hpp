@@ -64,6 +64,42 @@ inline Tensor<float> deconvolve(const Tensor<float>& image, const xt::xtensor<fl
     return HyperLaplacianDeconvolver<float>(options).deconvolve(image, kernel);
 }
 
+// The kernel of a gray image (intensities in [0, 1], linear) with noise level
+// `noise`, as blind_deblur finds it on its estimation window: the network
+// (options.model, or the shipped model for the noise level), then, unless
+// options.refine is off, the classical refinement.
+inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
+                                             const BlindDeblurOptions& options = {}) {
+    const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
+    const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
+    say("model " + model.string());
+    KernelEstimator<> estimator(model);
+    xt::xtensor<float, 2> kernel = estimator.estimate(crop, options.kernel_size, options.progress);
+    if (options.refine) {
+        // Refine on a support refine_growth times the network's. If the refined
+        // kernel reaches the border of its support (kernel_fits_support), the
+        // blur may be larger: refine once more on a 1.5x support, started from
+        // that kernel, and keep the larger kernel only if it fits its support
+        // (a failed estimate spreads noise over the whole support).
+        const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
+        const int largest = limit % 2 ? limit : limit - 1;
+        const int size = std::min(largest, options.kernel_size > 0 ? options.kernel_size | 1
+                                                                   : KernelRefiner<float>::support_for(
+                                                                         kernel.shape(0), options.refine_growth));
+        KernelRefiner<float> refiner(options.refinement);
+        const auto refined = refiner.refine(crop, kernel, size, options.progress);
+        kernel = crop_kernel_to_support(refined, 0.0, 1);
+        const int larger = std::min(largest, KernelRefiner<float>::support_for(std::size_t(size), 1.5));
+        if (options.kernel_size == 0 && larger > size && !kernel_fits_support(refined)) {
+            say("the kernel fills its " + std::to_string(size) + " px support: trying " + std::to_string(larger) + " px");
+            const auto grown = refiner.refine(crop, kernel, larger, options.progress);
+            if (kernel_fits_support(grown)) kernel = crop_kernel_to_support(grown, 0.0, 1);
+            else say("no better: keeping the " + std::to_string(size) + " px estimate");
+        }
+    }
+    return kernel;
+}
+
 inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeblurOptions& options = {}) {
     detail::check_image(image, "deblur::blind_deblur");
     if (!(options.gamma > 0)) throw std::invalid_argument("deblur::blind_deblur: gamma must be positive");
@@ -78,18 +114,7 @@ inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeb
     const auto window = choose_estimation_window(gray, options.estimation_size);
     const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
                                                 xt::range(window.col, window.col + window.cols));
-    const auto model = options.model.empty() ? default_model_for_noise(result.noise) : options.model;
-    say("model " + model.string());
-    KernelEstimator<> estimator(model);
-    result.kernel = estimator.estimate(crop, options.kernel_size, options.progress);
-    if (options.refine) {
-        const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
-        int size = options.kernel_size > 0 ? options.kernel_size | 1
-                                           : KernelRefiner<float>::support_for(result.kernel.shape(0), options.refine_growth);
-        size = std::min(size, limit % 2 ? limit : limit - 1);
-        result.kernel = crop_kernel_to_support(
-            KernelRefiner<float>(options.refinement).refine(crop, result.kernel, size, options.progress), 0.0, 1);
-    }
+    result.kernel = estimate_kernel(crop, result.noise, options);
     say("kernel " + std::to_string(result.kernel.shape(0)) + " x " + std::to_string(result.kernel.shape(1)) +
         "; deconvolving " + std::to_string(image.shape(0)) + " channel(s)");
 

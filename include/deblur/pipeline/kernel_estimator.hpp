@@ -54,7 +54,7 @@ public:
             return crop_kernel_to_support(estimate_at(gray, factor, progress));
         }
         Kernel k = estimate_at(gray, 1.0, progress);
-        for (double factor = 1 / std::sqrt(2.0); !fits(k) && factor > 0.2; factor /= std::sqrt(2.0)) {
+        for (double factor = 1 / std::sqrt(2.0); !kernel_fits_support(k) && factor > 0.2; factor /= std::sqrt(2.0)) {
             if (!large_enough(gray, factor)) break;  // keep the best estimate the image allows
             k = estimate_at(gray, factor, progress);
         }
@@ -98,18 +98,6 @@ private:
     bool large_enough(const xt::xtensor<float, 2>& gray, double factor) const {
         const double k = Net::kernel_sizes[trained_scales_ - 1];
         return gray.shape(0) * factor >= 2 * k && gray.shape(1) * factor >= 2 * k;
-    }
-
-    // At most 5 % of the mass in the outer sixth of the support.
-    static bool fits(const Kernel& k) {
-        const std::size_t n = k.shape(0), band = std::max<std::size_t>(1, n / 6);
-        double outer = 0, total = 0;
-        for (std::size_t r = 0; r < n; ++r)
-            for (std::size_t c = 0; c < n; ++c) {
-                total += k(r, c);
-                if (r < band || c < band || r >= n - band || c >= n - band) outer += k(r, c);
-            }
-        return outer <= 0.05 * total;
     }
 
     Net net_;
