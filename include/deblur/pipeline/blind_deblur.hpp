@@ -12,6 +12,9 @@
 // deconvolved with it by the hyper-Laplacian solver.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <xtensor/xtensor.hpp>
@@ -51,6 +54,31 @@ inline xt::xtensor<float, 2> luminance(const Tensor<float>& image) {
     return xt::view(image, 0, xt::all(), xt::all());
 }
 
+// The estimator of the last model file used on this thread, kept with its
+// network's buffers: repeated calls (frames, benchmarks) then neither reload
+// the model nor fault in fresh pages for every layer. A file that changed
+// (size or time) is loaded again.
+inline KernelEstimator<>& cached_estimator(const std::filesystem::path& model) {
+    struct Entry {
+        std::filesystem::path path;
+        std::uintmax_t size = 0;
+        std::filesystem::file_time_type time{};
+        std::unique_ptr<KernelEstimator<>> estimator;
+    };
+    thread_local Entry entry;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(model, ec);
+    const auto time = std::filesystem::last_write_time(model, ec);
+    if (ec || !entry.estimator || entry.path != model || entry.size != size || entry.time != time) {
+        entry.estimator.reset();  // a failed load below must not leave a stale entry
+        entry.estimator = std::make_unique<KernelEstimator<>>(model);
+        entry.path = model;
+        entry.size = size;
+        entry.time = time;
+    }
+    return *entry.estimator;
+}
+
 }  // namespace detail
 
 // Non-blind deconvolution of every channel with a known kernel.
@@ -73,8 +101,7 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
     const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
     say("model " + model.string());
-    KernelEstimator<> estimator(model);
-    xt::xtensor<float, 2> kernel = estimator.estimate(crop, options.kernel_size, options.progress);
+    xt::xtensor<float, 2> kernel = detail::cached_estimator(model).estimate(crop, options.kernel_size, options.progress);
     if (options.refine) {
         // Refine on a support refine_growth times the network's. If the refined
         // kernel reaches the border of its support (kernel_fits_support), the
