@@ -5,7 +5,7 @@
 // estimate) instead of a delta. At each pyramid level, `iterations` times:
 //
 //   latent  S = argmin ||k * S - y||^2 + lambda ||grad S||_0
-//             (half-quadratic splitting, beta = 2 lambda ... 1e5, x2 per step),
+//             (half-quadratic splitting, beta = 2 lambda ... 1e5, x beta_rate per step),
 //   kernel  k = argmin ||grad S * k - grad y||^2 + gamma ||k||^2
 //             (closed form in the Fourier domain), then k >= 0, values below
 //             `prune` of the peak and 8-connected pieces holding less than
@@ -45,6 +45,7 @@ struct KernelRefinerOptions {
     double kernel_weight = 50;    // gamma: Tikhonov weight of the kernel update (sums over pixels); see BENCHMARKS.md
     double prune = 0.05;          // kernel values below this fraction of the peak are set to zero
     double min_component = 0.1;   // 8-connected kernel pieces with less mass are removed
+    double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... 1e5)
     double coarsest_kernel = 9;   // kernel size (px) at the coarsest pyramid level
     double level_ratio = 1.4142135623730951;  // image and kernel scale between levels
 
@@ -54,6 +55,7 @@ struct KernelRefinerOptions {
             throw std::invalid_argument("deblur::KernelRefinerOptions: lambda, lambda_min, kernel_weight must be positive, lambda_decay >= 1");
         if (!(prune >= 0 && prune < 1) || !(min_component >= 0 && min_component < 1))
             throw std::invalid_argument("deblur::KernelRefinerOptions: prune and min_component must be in [0, 1)");
+        if (!(beta_rate > 1)) throw std::invalid_argument("deblur::KernelRefinerOptions: beta_rate must exceed 1");
         if (!(coarsest_kernel >= 3) || !(level_ratio > 1))
             throw std::invalid_argument("deblur::KernelRefinerOptions: coarsest_kernel must be >= 3 and level_ratio > 1");
     }
@@ -199,7 +201,7 @@ private:
         const std::size_t ph = ph_, pw = pw_, nr = ph * pw, nc = y_f_.size();
         kernel_spectrum<Fft>(k, ph, pw, canvas_.data(), k_f_.data());
         const T inv_n = T(1) / static_cast<T>(nr);
-        for (double beta = 2 * lambda; beta < 1e5; beta *= 2) {
+        for (double beta = 2 * lambda; beta < 1e5; beta *= options_.beta_rate) {
             const T threshold = static_cast<T>(lambda / beta);
             for (std::size_t r = 0; r < ph; ++r) {
                 const T* s = latent_.data() + r * pw;
