@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--growth", growth, "Automatic refinement support: the network kernel's size times this")
         ->capture_default_str();
+    app.add_option("--max-shift", max_shift, "Largest alignment shift in px (Levin's protocol: 5)")->capture_default_str();
     app.add_option("--noise", noise, "Noise level the fixed non-blind deconvolution is tuned for")->capture_default_str();
     app.add_flag("!--summary-only", per_image, "Print only the summary tables");
     KernelRefinerOptions ropt;
