@@ -42,7 +42,8 @@ std::vector<T> download(const DeviceBuffer<T>& d) {
     return h;
 }
 
-const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 1}, {4, 6}, {7, 5}, {9, 16}, {13, 11},
+// 1 x w is a 1-D plan inside CuFft; h x 1 (h > 1) is refused.
+const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 8}, {1, 7}, {4, 6}, {7, 5}, {9, 16}, {13, 11},
                                                                    {64, 48}, {120, 97}, {288, 288}};
 
 }  // namespace
@@ -108,6 +109,7 @@ TEST_CASE("CuFft reuses its plans") {
     for (int i = 0; i < 5; ++i) CuFft::forward<double>(h, w, dx.data(), dspec.data());
     CHECK(CuFft::cached_plans<double>() == plans);
     CHECK_THROWS_AS(CuFft::forward<double>(0, w, dx.data(), dspec.data()), std::invalid_argument);
+    CHECK_THROWS_AS(CuFft::forward<double>(4, 1, dx.data(), dspec.data()), std::invalid_argument);
 }
 
 // Threads, each on its own stream or all on the default stream: the results

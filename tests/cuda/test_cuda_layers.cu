@@ -178,7 +178,7 @@ TEST_CASE_TEMPLATE("CUDA Conv matches the CPU layer", T, float, double) {
     compare_with_cpu<Conv<3, 1, CudaExec<T>>>(3, 4, 7, 5);
     // Several bands (a budget of one output row per band, and of a few rows).
     compare_with_cpu<Conv<16, 5, CudaExec<T>>>(3, 64, 90, 7, 1);
-    compare_with_cpu<Conv<8, 15, CudaExec<T>>>(2, 64, 40, 8, 20000);
+    compare_with_cpu<Conv<8, 15, CudaExec<T>>>(2, 64, 40, 8, 200000);  // 4 (float) or 2 (double) rows
     // The paper's first layer on a 2-channel stage input.
     compare_with_cpu<Conv<32, 9, CudaExec<T>>>(2, 72, 80, 9);
 }

@@ -8,6 +8,7 @@
 //    == h*w*x; `in` is left unchanged (cuFFT's c2r overwrites its input, so
 //    the spectrum is first copied to scratch owned by the plan);
 //  - vector<U>: the storage for spectra and scratch (DeviceBuffer<U>).
+// Unlike Fftw, an h x 1 image with h > 1 is refused (std::invalid_argument).
 //
 // Transforms are enqueued on cuda::current_stream() and return before they
 // finish. Plans are made once per (h, w, direction, type, stream) and cached
@@ -163,7 +164,13 @@ private:
         if (auto it = c.plans.find(key); it != c.plans.end()) return *it->second;
         auto plan = std::make_unique<Plan<T>>();
         plan->stream = stream;
-        cuda::check(cufftPlan2d(&plan->handle, static_cast<int>(h), static_cast<int>(w), forward ? api::r2c : api::c2r),
+        if (w == 1 && h > 1)
+            throw std::invalid_argument("deblur::fft::CuFft: h x 1 transforms (h > 1) are not supported");
+        const cufftType type = forward ? api::r2c : api::c2r;
+        // A 1 x w image is a 1-D transform with the same layout (cuFFT's 2-D
+        // plans want both sizes >= 2).
+        cuda::check(h == 1 ? cufftPlan1d(&plan->handle, static_cast<int>(w), type, 1)
+                           : cufftPlan2d(&plan->handle, static_cast<int>(h), static_cast<int>(w), type),
                     "cufftPlan2d");
         plan->made = true;
         cuda::check(cufftSetStream(plan->handle, stream), "cufftSetStream");
