@@ -25,10 +25,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <deblur/blur/noise.hpp>
 #include <deblur/deconv/hyper_laplacian.hpp>
 #include <deblur/eval/aligned_ssd.hpp>
 #include <deblur/eval/kernel_similarity.hpp>
@@ -76,13 +78,13 @@ struct Row {
 int main(int argc, char** argv) {
     using namespace deblur;
     CLI::App app{"Levin et al. 2009 benchmark: error ratios, PSNR and kernel similarity"};
-    fs::path data = "../shared/data/levin", model = "models/default.dbm";
+    fs::path data = "../shared/data/levin", model;
     std::vector<std::string> methods{"network", "refined", "classical"};
     int refine_size = 0, max_shift = 5, border = 15;
-    double noise = 0.01, growth = BlindDeblurOptions{}.refine_growth;
+    double noise = 0.01, add_noise = 0, growth = BlindDeblurOptions{}.refine_growth;
     bool per_image = true;
     app.add_option("--data", data, "Folder of the Levin benchmark")->capture_default_str();
-    app.add_option("--model", model, "Model file")->capture_default_str();
+    app.add_option("--model", model, "Model file (default: the shipped model for each image's estimated noise, as the tool)");
     app.add_option("--method", methods, "network: the model alone; refined: the model's kernel refined classically; "
                                          "classical: the refinement started from a delta")
         ->capture_default_str()->check(CLI::IsMember({"network", "refined", "classical"}));
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
     app.add_option("--growth", growth, "Automatic refinement support: the network kernel's size times this")
         ->capture_default_str();
     app.add_option("--max-shift", max_shift, "Largest alignment shift in px (Levin's protocol: 5)")->capture_default_str();
+    app.add_option("--add-noise", add_noise, "Gaussian noise added to every blurry image (seeded; the deconvolution is then "
+                                           "tuned for it)")->capture_default_str();
     app.add_option("--noise", noise, "Noise level the fixed non-blind deconvolution is tuned for")->capture_default_str();
     app.add_flag("!--summary-only", per_image, "Print only the summary tables");
     KernelRefinerOptions ropt;
@@ -103,6 +107,7 @@ int main(int argc, char** argv) {
     app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
+        if (add_noise > 0) noise = add_noise;
         KernelRefiner<float> refiner(ropt);
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
         std::map<std::string, std::vector<Row>> results;
@@ -110,7 +115,11 @@ int main(int argc, char** argv) {
             const Kernel truth = read_levin_kernel(data / ("ker" + std::to_string(j) + ".txt"));
             for (int i = 1; i <= 4; ++i) {
                 const std::string stem = "im" + std::to_string(i) + "_ker" + std::to_string(j);
-                const Image blurry = read_gray(data / (stem + "_blurry.pfm"));
+                Image blurry = read_gray(data / (stem + "_blurry.pfm"));
+                if (add_noise > 0) {
+                    std::mt19937_64 rng(std::uint64_t(10 * i + j));
+                    add_gaussian_noise(blurry, add_noise, rng);
+                }
                 const Image sharp = read_gray(data / (stem + "_sharp.pfm"));
                 const double reference = aligned_ssd(Image(solver.deconvolve(blurry, truth)), sharp, max_shift, border, 0.25);
                 const double pixels = double(sharp.shape(0) - 2 * border) * double(sharp.shape(1) - 2 * border);
@@ -138,8 +147,8 @@ int main(int argc, char** argv) {
         }
         std::cerr << "\n";
 
-        std::printf("Levin et al. 2009, 32 images; model %s; deconvolution: hyper-Laplacian, for_noise(%.3g)\n\n",
-                    model.string().c_str(), noise);
+        std::printf("Levin et al. 2009, 32 images; model %s; added noise %.3g; deconvolution: hyper-Laplacian, "
+                    "for_noise(%.3g)\n\n", model.empty() ? "shipped, by noise level" : model.string().c_str(), add_noise, noise);
         if (per_image) {
             std::printf("| image | kernel (px) |");
             for (const auto& m : methods) std::printf(" %s: ratio / PSNR / similarity / size |", m.c_str());

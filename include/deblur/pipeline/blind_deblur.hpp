@@ -95,14 +95,17 @@ inline Tensor<float> deconvolve(const Tensor<float>& image, const xt::xtensor<fl
 // The kernel of a gray image (intensities in [0, 1], linear) with noise level
 // `noise`, as blind_deblur finds it on its estimation window: the network
 // (options.model, or the shipped model for the noise level), then, unless
-// options.refine is off, the classical refinement.
+// options.refine is off or the noise is above options.refine_max_noise, the
+// classical refinement.
 inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
                                              const BlindDeblurOptions& options = {}) {
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
     const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
     say("model " + model.string());
     xt::xtensor<float, 2> kernel = detail::cached_estimator(model).estimate(crop, options.kernel_size, options.progress);
-    if (options.refine) {
+    if (options.refine && noise > options.refine_max_noise)
+        say("noise above " + std::to_string(options.refine_max_noise) + ": the network's kernel is used unrefined");
+    if (options.refine && noise <= options.refine_max_noise) {
         // Refine on a support refine_growth times the network's. If the refined
         // kernel reaches the border of its support (kernel_fits_support), the
         // blur may be larger: refine once more on a 1.5x support, started from

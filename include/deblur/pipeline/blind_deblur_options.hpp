@@ -14,9 +14,11 @@ struct BlindDeblurOptions {
     double gamma = 1;                // input = linear^(1/gamma); 2.2 for typical JPEGs, 1 for linear data
     std::size_t estimation_size = 512;  // the kernel is estimated on the window of this size with most edges
     // Refine the network's kernel classically (kernel_refiner.hpp) on a support
-    // `refine_growth` times the network's (or kernel_size, when given). On by
-    // default because it wins on the Levin benchmark (BENCHMARKS.md).
+    // `refine_growth` times the network's (or kernel_size, when given), for
+    // images with noise up to refine_max_noise. On by default because it wins
+    // on the Levin benchmark (BENCHMARKS.md).
     bool refine = true;
+    double refine_max_noise = 0.03;  // noisier images skip it: at sigma 0.05 it measured worse than the network alone
     double refine_growth = 2;
     KernelRefinerOptions refinement;
     std::function<void(const std::string&)> progress;  // called with a line of text on long work
