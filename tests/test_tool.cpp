@@ -658,7 +658,7 @@ TEST_CASE("the kernel picture and the similarity measure") {
 //                                   blind gain (dB)         similarity     the two cases below
 //   network only (eeec616)          mean -2.3, -7.7..+1.7   0.59, 0.46..0.66  +1.74/+0.72 dB, 0.57/0.60
 //   + KernelRefiner (3b25e19)       mean +2.9, -5.6..      0.85, 0.65..      +3.53/+5.01 dB, 0.82/0.91
-//   + refiner kernel_weight 50 (WIP) mean +4.2, +1.0..+8.1 0.88, 0.74..0.95  +4.67/+5.18 dB, 0.88/0.94
+//   + kernel_weight 50 (4147842)    mean +4.2, +1.0..+8.1 0.88, 0.74..0.95  +4.67/+5.18 dB, 0.88/0.94
 //   true kernel (--kernel): +3.9 .. +9.9 dB; delta kernel: -0.08 .. +0.08 dB, similarity 0.36 .. 0.64.
 //
 // Bounds: blind gain above 2 dB and similarity above 0.7 and 0.15 above the
