@@ -1,6 +1,6 @@
 #pragma once
-// Fourier-domain pieces shared by the FFT deconvolution solvers, on a ph x pw
-// periodic canvas with the FFT policy's half-spectrum layout (ph x (pw/2+1)).
+// Pieces shared by the FFT deconvolution solvers, on a ph x pw periodic canvas
+// with the FFT policy's half-spectrum layout (ph x (pw/2+1)).
 #include <cmath>
 #include <complex>
 #include <cstddef>
@@ -38,6 +38,20 @@ void gradient_power_spectrum(std::size_t ph, std::size_t pw, T* out) {
             const double sv = std::sin(std::numbers::pi * static_cast<double>(v) / static_cast<double>(pw));
             out[u * wc + v] = static_cast<T>(4 * (su * su + sv * sv));
         }
+    }
+}
+
+// out = Dx' gx + Dy' gy on a periodic ph x pw canvas: the adjoint of the
+// forward differences above (backward differences, negated), row-major arrays.
+template <class T>
+void gradient_adjoint(const T* gx, const T* gy, std::size_t ph, std::size_t pw, T* out) {
+    for (std::size_t r = 0; r < ph; ++r) {
+        const T* hx = gx + r * pw;
+        const T* vy = gy + r * pw;
+        const T* vu = gy + ((r + ph - 1) % ph) * pw;
+        T* d = out + r * pw;
+        d[0] = hx[pw - 1] - hx[0] + vu[0] - vy[0];
+        for (std::size_t c = 1; c < pw; ++c) d[c] = hx[c - 1] - hx[c] + vu[c] - vy[c];
     }
 }
 

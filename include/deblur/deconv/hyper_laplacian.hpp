@@ -140,19 +140,6 @@ private:
         }
     }
 
-    // work = Dx' wx + Dy' wy, the adjoint (backward) differences.
-    void divergence() {
-        const std::size_t ph = ph_, pw = pw_;
-        for (std::size_t r = 0; r < ph; ++r) {
-            const T* gx = wx_.data() + r * pw;
-            const T* gy = wy_.data() + r * pw;
-            const T* gu = wy_.data() + ((r + ph - 1) % ph) * pw;
-            T* d = work_.data() + r * pw;
-            d[0] = gx[pw - 1] - gx[0] + gu[0] - gy[0];
-            for (std::size_t c = 1; c < pw; ++c) d[c] = gx[c - 1] - gx[c] + gu[c] - gy[c];
-        }
-    }
-
     // Complex products written out: std::complex's operator* guards against
     // NaN/inf (a libgcc call) and blocks vectorisation in these hot loops.
     static std::complex<T> mul(std::complex<T> a, std::complex<T> b) {
@@ -254,7 +241,7 @@ private:
             for (int inner = 0; inner < options_.inner_iterations; ++inner) {
                 if (tabulate) shrink_gradients(*table_);
                 else shrink_gradients(exact);
-                divergence();
+                gradient_adjoint(wx_.data(), wy_.data(), ph, pw, work_.data());  // work = Dx' wx + Dy' wy
                 Fft::template forward<T>(ph, pw, work_.data(), rhs_f_.data());
                 for (std::size_t i = 0; i < nc; ++i) rhs_f_[i] += mu * data_f_[i];
                 if (masked) {

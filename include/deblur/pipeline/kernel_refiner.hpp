@@ -215,15 +215,7 @@ private:
                     vy[c] = keep ? dy : T(0);
                 }
             }
-            // canvas = Dx' hx + Dy' vy (backward differences).
-            for (std::size_t r = 0; r < ph; ++r) {
-                const T* hx = gx_.data() + r * pw;
-                const T* vy = gy_.data() + r * pw;
-                const T* vu = gy_.data() + ((r + ph - 1) % ph) * pw;
-                T* d = canvas_.data() + r * pw;
-                d[0] = hx[pw - 1] - hx[0] + vu[0] - vy[0];
-                for (std::size_t c = 1; c < pw; ++c) d[c] = hx[c - 1] - hx[c] + vu[c] - vy[c];
-            }
+            gradient_adjoint(gx_.data(), gy_.data(), ph, pw, canvas_.data());
             Fft::template forward<T>(ph, pw, canvas_.data(), work_f_.data());
             const T b = static_cast<T>(beta);
             for (std::size_t i = 0; i < nc; ++i)
