@@ -6,6 +6,14 @@
 //
 //   using FirstStage = Stage<Chain<Conv<32, 9>, Tanh<>, Recombine<32>, Tanh<>, Recombine<4>>,
 //                            Quotient<17>, ImageQuotient<>>;
+//
+// Spatially-varying blur (Section 5.3): the same stage with EFFQuotient<K>
+// (one kernel per EFF patch, layers/eff_quotient.hpp) and EFFImageQuotient<>
+// (layers/eff_image_quotient.hpp) estimates a kernel field (patches x K x K)
+// instead of one kernel; set_grid(rows, cols) sets the patch grid of both.
+// A kernel estimator only needs `kernel_size` and output_channels() >= 0 for
+// the features' output (Quotient: 1; EFFQuotient: 0, its patch count is
+// known at run time).
 #include <cstddef>
 #include <random>
 #include <span>
@@ -19,7 +27,9 @@
 namespace deblur {
 
 template <class KernelEstimator>
-struct kernel_size_of;
+struct kernel_size_of {
+    static constexpr int value = KernelEstimator::kernel_size;
+};
 template <int K, class E>
 struct kernel_size_of<Quotient<K, E>> {
     static constexpr int value = K;
@@ -38,7 +48,7 @@ public:
 
     // Whether the stage can take `in_channels` input channels (1: blurry; 2: blurry and latent).
     static constexpr bool accepts_channels(int in_channels) {
-        return KernelEstimator::output_channels(Features::output_channels(in_channels)) == 1;
+        return KernelEstimator::output_channels(Features::output_channels(in_channels)) >= 0;
     }
     static_assert(accepts_channels(1) && accepts_channels(2),
                   "deblur::Stage: the feature layers must end in an even number of channels "
@@ -94,7 +104,20 @@ public:
     }
 
     Features& features() { return features_; }
+    KernelEstimator& kernel_estimator() { return kernel_estimator_; }
     ImageEstimator& image_estimator() { return image_estimator_; }
+
+    // The patch grid (patches per axis) of a spatially-varying stage: both
+    // estimators use the same grid counts, so kernel p is the same cell in both.
+    void set_grid(std::size_t grid_rows, std::size_t grid_cols)
+        requires requires(KernelEstimator& k, ImageEstimator& i) {
+            k.set_grid(grid_rows, grid_cols);
+            i.set_grid(grid_rows, grid_cols);
+        }
+    {
+        kernel_estimator_.set_grid(grid_rows, grid_cols);
+        image_estimator_.set_grid(grid_rows, grid_cols);
+    }
 
 private:
     // Leaf layers with parameters, descending into nested chains.
