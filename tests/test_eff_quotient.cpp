@@ -205,7 +205,7 @@ TEST_CASE_TEMPLATE("EFFImageQuotient with a 1x1 grid is exactly ImageQuotient, f
 
 TEST_CASE("EFFQuotient backward matches finite differences") {
     auto run = [](auto layer, const Tensor<double>& in, unsigned seed) {
-        const auto r = deblur::testing::check_layer(layer, in, seed);
+        const auto r = deblur::testing::check_layer(layer, in, seed, 150);
         CHECK(r.output_written);
         CHECK(r.input_error < 1e-7);
         CHECK(r.param_error == 0);
@@ -252,8 +252,8 @@ TEST_CASE("EFFImageQuotient backward matches finite differences") {
         std::vector<double> ak(gk.begin(), gk.end()), ay(gy.begin(), gy.end()), ab{layer.param_grads()[0]};
         for (auto* v : {&ak, &ay, &ab})
             for (auto& x : *v) x -= offset;
-        const double ek = deblur::testing::check_gradient({kernels.data(), kernels.size()}, ak, loss, seed);
-        const double ey = deblur::testing::check_gradient({blurry.data(), blurry.size()}, ay, loss, seed + 1);
+        const double ek = deblur::testing::check_gradient({kernels.data(), kernels.size()}, ak, loss, seed, 100);
+        const double ey = deblur::testing::check_gradient({blurry.data(), blurry.size()}, ay, loss, seed + 1, 100);
         const double eb = deblur::testing::check_gradient(layer.params(), ab, loss, seed + 2);
         CHECK(ek < 1e-7);
         CHECK(ey < 1e-7);
@@ -265,6 +265,42 @@ TEST_CASE("EFFImageQuotient backward matches finite differences") {
     run(2, 2, 3, 18, 16, 1);
     run(2, 3, 5, 24, 31, 2);
     run(3, 2, 3, 40, 22, 3);  // interior patches: regions clipped on neither side
+}
+
+TEST_CASE("EFFQuotient and EFFImageQuotient recompute when inputs, beta or grid changed since forward") {
+    using E = deblur::Exec<double>;
+    const auto a = eff_feature_maps(random_tensor<double>(1, 20, 20, 1), kernel_field<double>(4, 3, 2), 2, 2, 0.1, 3);
+    const auto b = eff_feature_maps(random_tensor<double>(1, 20, 20, 4), kernel_field<double>(4, 3, 5), 2, 2, 0.1, 6);
+    const auto g = random_tensor<double>(4, 3, 3, 7);
+    deblur::EFFQuotient<3, E> layer(2, 2);
+    Tensor<double> out;
+    auto fresh = deblur::make_tensor<double>(2, 20, 20), stale = fresh;
+    layer.forward(a, out);
+    layer.backward(a, out, g, fresh);
+    layer.forward(b, out);
+    layer.backward(a, out, g, stale);  // `a` is not what forward last saw
+    for (std::size_t i = 0; i < fresh.size(); ++i) CHECK(stale.data()[i] == doctest::Approx(fresh.data()[i]));
+    layer.set_grid(1, 2);
+    layer.forward(a, out);
+    CHECK(out.shape(0) == 2);
+    REQUIRE(layer.grid());
+    CHECK(layer.grid()->grid_rows() == 1);
+
+    deblur::EFFImageQuotient<E> image(2, 2);
+    const auto field = kernel_field<double>(4, 3, 8);
+    const auto y = random_tensor<double>(1, 20, 20, 9), gx = random_tensor<double>(1, 20, 20, 10);
+    Tensor<double> x;
+    auto gk1 = deblur::make_tensor<double>(4, 3, 3), gk2 = gk1;
+    auto gy1 = deblur::make_tensor<double>(1, 20, 20), gy2 = gy1;
+    image.set_beta(0.05);
+    image.forward(field, y, x);
+    image.backward(field, y, x, gx, gk1, gy1);
+    image.set_beta(0.01);
+    image.forward(field, y, x);
+    image.set_beta(0.05);  // backward at beta 0.05 after a forward at 0.01
+    image.backward(field, y, x, gx, gk2, gy2);
+    for (std::size_t i = 0; i < gk1.size(); ++i) CHECK(gk2.data()[i] == doctest::Approx(gk1.data()[i]));
+    for (std::size_t i = 0; i < gy1.size(); ++i) CHECK(gy2.data()[i] == doctest::Approx(gy1.data()[i]));
 }
 
 TEST_CASE("EFFQuotient recovers a spatially-varying kernel field from ideal features") {
