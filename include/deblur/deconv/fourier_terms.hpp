@@ -41,6 +41,17 @@ void gradient_power_spectrum(std::size_t ph, std::size_t pw, T* out) {
     }
 }
 
+// Complex products written out: std::complex's operator* guards against
+// NaN/inf (a libgcc call, __mulsc3) and blocks vectorisation in hot loops.
+template <class T>
+std::complex<T> complex_mul(std::complex<T> a, std::complex<T> b) {
+    return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
+template <class T>
+std::complex<T> complex_mul_conj(std::complex<T> a, std::complex<T> b) {  // conj(a) * b
+    return {a.real() * b.real() + a.imag() * b.imag(), a.real() * b.imag() - a.imag() * b.real()};
+}
+
 // out = Dx' gx + Dy' gy on a periodic ph x pw canvas: the adjoint of the
 // forward differences above (backward differences, negated), row-major arrays.
 template <class T>

@@ -140,14 +140,6 @@ private:
         }
     }
 
-    // Complex products written out: std::complex's operator* guards against
-    // NaN/inf (a libgcc call) and blocks vectorisation in these hot loops.
-    static std::complex<T> mul(std::complex<T> a, std::complex<T> b) {
-        return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
-    }
-    static std::complex<T> mul_conj(std::complex<T> a, std::complex<T> b) {  // conj(a) * b
-        return {a.real() * b.real() + a.imag() * b.imag(), a.real() * b.imag() - a.imag() * b.real()};
-    }
     // Real part of conj(a) b, the summand of the inner product of two real
     // canvases given by their half spectra (times the Parseval weight).
     static double re_dot(std::complex<T> a, std::complex<T> b) {
@@ -158,7 +150,7 @@ private:
     void apply_blur_normal(const cvec& p, cvec& out) {
         const std::size_t ph = ph_, pw = pw_, nc = p.size();
         const T inv_n = T(1) / static_cast<T>(ph * pw);  // the inverse transform is unnormalised
-        for (std::size_t i = 0; i < nc; ++i) out[i] = mul(p[i], kernel_f_[i]);
+        for (std::size_t i = 0; i < nc; ++i) out[i] = complex_mul(p[i], kernel_f_[i]);
         Fft::template inverse<T>(ph, pw, out.data(), work_.data());
         for (std::size_t r = 0; r < ph; ++r) {
             T* row = work_.data() + r * pw;
@@ -167,7 +159,7 @@ private:
             for (std::size_t c = seen; c < pw; ++c) row[c] = T(0);
         }
         Fft::template forward<T>(ph, pw, work_.data(), out.data());
-        for (std::size_t i = 0; i < nc; ++i) out[i] = mul_conj(kernel_f_[i], out[i]);
+        for (std::size_t i = 0; i < nc; ++i) out[i] = complex_mul_conj(kernel_f_[i], out[i]);
     }
 
     // Preconditioned CG on (mu K'MK + D'D) X = rhs_f_, warm-started from x_f_.
@@ -225,7 +217,7 @@ private:
                 for (std::size_t c = 0; c < pw; ++c)
                     if (!observed(r, c)) canvas_[r * pw + c] = T(0);
         Fft::template forward<T>(ph, pw, canvas_.data(), data_f_.data());
-        for (std::size_t i = 0; i < nc; ++i) data_f_[i] = mul_conj(kernel_f_[i], data_f_[i]);
+        for (std::size_t i = 0; i < nc; ++i) data_f_[i] = complex_mul_conj(kernel_f_[i], data_f_[i]);
         if (masked) apply_blur_normal(x_f_, kmk_x_f_);
 
         double beta = options_.beta_start;

@@ -57,7 +57,7 @@ xt::xtensor<T, 2> deconvolve_l2(const xt::xtensor<T, 2>& blurry, const xt::xtens
     periodic_extension(blurry.data(), h, w, canvas.data(), ph, pw);
     Fft::template forward<T>(ph, pw, canvas.data(), yf.data());
     const T wt = static_cast<T>(weight);
-    for (std::size_t i = 0; i < nc; ++i) yf[i] = std::conj(kf[i]) * yf[i] / (std::norm(kf[i]) + wt * grad_power[i]);
+    for (std::size_t i = 0; i < nc; ++i) yf[i] = complex_mul_conj(kf[i], yf[i]) / (std::norm(kf[i]) + wt * grad_power[i]);
     Fft::template inverse<T>(ph, pw, yf.data(), canvas.data());
     const T inv_n = T(1) / static_cast<T>(ph * pw);  // the inverse transform is unnormalised
     xt::xtensor<T, 2> out = xt::xtensor<T, 2>::from_shape({h, w});

@@ -161,8 +161,9 @@ private:
         pw_ = real_fft_size(w + n);
         const std::size_t nr = ph_ * pw_, nc = ph_ * (pw_ / 2 + 1);
         for (rvec* v : {&canvas_, &latent_, &gx_, &gy_}) v->assign(nr, T(0));
-        for (cvec* v : {&y_f_, &yx_f_, &yy_f_, &k_f_, &s_f_, &dx_f_, &dy_f_, &work_f_}) v->assign(nc, {});
+        for (cvec* v : {&y_f_, &yx_f_, &yy_f_, &k_f_, &ky_f_, &s_f_, &dx_f_, &dy_f_, &work_f_}) v->assign(nc, {});
         grad_power_.assign(nc, T(0));
+        k_power_.assign(nc, T(0));
         gradient_power_spectrum(ph_, pw_, grad_power_.data());
         // Transfer functions of the forward differences: impulse responses
         // x[c+1] - x[c] -> taps +1 at -1 and -1 at 0, wrapped on the canvas.
@@ -184,8 +185,8 @@ private:
         latent_ = canvas_;
         Fft::template forward<T>(ph_, pw_, canvas_.data(), y_f_.data());
         for (std::size_t i = 0; i < nc; ++i) {
-            yx_f_[i] = dx_f_[i] * y_f_[i];
-            yy_f_[i] = dy_f_[i] * y_f_[i];
+            yx_f_[i] = complex_mul(dx_f_[i], y_f_[i]);
+            yy_f_[i] = complex_mul(dy_f_[i], y_f_[i]);
         }
         double lambda = options_.lambda;
         for (int it = 0; it < options_.iterations; ++it) {
@@ -200,6 +201,10 @@ private:
     void l0_latent(const Kernel& k, double lambda) {
         const std::size_t ph = ph_, pw = pw_, nr = ph * pw, nc = y_f_.size();
         kernel_spectrum<Fft>(k, ph, pw, canvas_.data(), k_f_.data());
+        for (std::size_t i = 0; i < nc; ++i) {  // K'y and |K|^2 do not change with beta
+            ky_f_[i] = complex_mul_conj(k_f_[i], y_f_[i]);
+            k_power_[i] = std::norm(k_f_[i]);
+        }
         const T inv_n = T(1) / static_cast<T>(nr);
         for (double beta = 2 * lambda; beta < 1e5; beta *= options_.beta_rate) {
             const T threshold = static_cast<T>(lambda / beta);
@@ -219,7 +224,7 @@ private:
             Fft::template forward<T>(ph, pw, canvas_.data(), work_f_.data());
             const T b = static_cast<T>(beta);
             for (std::size_t i = 0; i < nc; ++i)
-                s_f_[i] = (std::conj(k_f_[i]) * y_f_[i] + b * work_f_[i]) / (std::norm(k_f_[i]) + b * grad_power_[i]);
+                s_f_[i] = (ky_f_[i] + b * work_f_[i]) * (T(1) / (k_power_[i] + b * grad_power_[i]));
             Fft::template inverse<T>(ph, pw, s_f_.data(), latent_.data());
             for (std::size_t i = 0; i < nr; ++i) latent_[i] *= inv_n;
         }
@@ -230,8 +235,9 @@ private:
         const std::size_t ph = ph_, pw = pw_, nc = y_f_.size(), n = previous.shape(0);
         const T gamma = static_cast<T>(options_.kernel_weight);
         for (std::size_t i = 0; i < nc; ++i) {
-            const std::complex<T> sx = dx_f_[i] * s_f_[i], sy = dy_f_[i] * s_f_[i];
-            work_f_[i] = (std::conj(sx) * yx_f_[i] + std::conj(sy) * yy_f_[i]) / (std::norm(sx) + std::norm(sy) + gamma);
+            const std::complex<T> sx = complex_mul(dx_f_[i], s_f_[i]), sy = complex_mul(dy_f_[i], s_f_[i]);
+            work_f_[i] = (complex_mul_conj(sx, yx_f_[i]) + complex_mul_conj(sy, yy_f_[i])) *
+                         (T(1) / (std::norm(sx) + std::norm(sy) + gamma));
         }
         Fft::template inverse<T>(ph, pw, work_f_.data(), canvas_.data());
         Kernel k = Kernel::from_shape({n, n});
@@ -307,8 +313,8 @@ private:
 
     KernelRefinerOptions options_;
     std::size_t ph_ = 0, pw_ = 0;
-    rvec canvas_, latent_, gx_, gy_, grad_power_;
-    cvec y_f_, yx_f_, yy_f_, k_f_, s_f_, dx_f_, dy_f_, work_f_;
+    rvec canvas_, latent_, gx_, gy_, grad_power_, k_power_;
+    cvec y_f_, yx_f_, yy_f_, k_f_, ky_f_, s_f_, dx_f_, dy_f_, work_f_;
 };
 
 }  // namespace deblur
