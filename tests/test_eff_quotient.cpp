@@ -11,6 +11,7 @@
 #include <deblur/layers/quotient.hpp>
 #include <deblur/layers/recombine.hpp>
 #include <deblur/layers/tanh.hpp>
+#include <deblur/net/architecture.hpp>
 #include <deblur/net/stage.hpp>
 #include <deblur/testing/gradcheck.hpp>
 
@@ -538,4 +539,10 @@ TEST_CASE("A spatially-varying Stage's backward matches finite differences") {
     CHECK(block == 3);  // Conv, Recombine, beta_x
     CHECK(worst < 1e-6);
     CHECK(e_latent < 1e-6);
+}
+
+TEST_CASE("EFF stages have an architecture name, without the run-time grid") {
+    using S = deblur::Stage<deblur::Chain<deblur::Conv<2, 3>, deblur::Tanh<>, deblur::Recombine<2>>, deblur::EFFQuotient<5>,
+                            deblur::EFFImageQuotient<>>;
+    CHECK(deblur::architecture_of<S>() == "Stage<Chain<Conv<2,3>,Tanh,Recombine<2>>,EFFQuotient<5>,EFFImageQuotient>");
 }

@@ -7,6 +7,8 @@
 
 #include "../layers/chain.hpp"
 #include "../layers/conv.hpp"
+#include "../layers/eff_image_quotient.hpp"
+#include "../layers/eff_quotient.hpp"
 #include "../layers/image_quotient.hpp"
 #include "../layers/quotient.hpp"
 #include "../layers/recombine.hpp"
@@ -53,6 +55,16 @@ struct architecture<Quotient<K, E>> {
 template <class E>
 struct architecture<ImageQuotient<E>> {
     static std::string name() { return "ImageQuotient"; }
+};
+// The EFF layers' patch grid is set at run time (set_grid), so it is not part
+// of the architecture: a model trained on one grid loads for any other.
+template <int K, class E>
+struct architecture<EFFQuotient<K, E>> {
+    static std::string name() { return "EFFQuotient<" + std::to_string(K) + ">"; }
+};
+template <class E>
+struct architecture<EFFImageQuotient<E>> {
+    static std::string name() { return "EFFImageQuotient"; }
 };
 template <class... Ls>
 struct architecture<Chain<Ls...>> {
