@@ -141,20 +141,33 @@ int main(int argc, char** argv) {
 
         xt::xtensor<float, 2> kernel;
         deblur::Tensor<float> sharp;
+        // Errors about the image itself (too small, ...) name the input file.
+        const auto about_input = [&](auto&& work) {
+            try {
+                work();
+            } catch (const std::invalid_argument& e) {
+                throw std::invalid_argument(input.string() + ": " + e.what());
+            }
+        };
         if (!kernel_file.empty()) {
             kernel = read_kernel(kernel_file);
-            const double noise = options.noise >= 0 ? options.noise
-                                                    : deblur::estimate_noise_level(deblur::detail::luminance(image.pixels));
-            say("deconvolving with the given " + std::to_string(kernel.shape(0)) + " x " +
-                std::to_string(kernel.shape(1)) + " kernel");
-            const deblur::Tensor<float> linear = deblur::io::apply_gamma(image.pixels, options.gamma);
-            sharp = deblur::io::apply_gamma(deblur::Tensor<float>(xt::clip(deblur::deconvolve(linear, kernel,
-                                                                  deblur::DeconvOptions::for_noise(noise)), 0.0f, 1.0f)),
-                                            1 / options.gamma);
+            about_input([&] {
+                const double noise = options.noise >= 0 ? options.noise
+                                                        : deblur::estimate_noise_level(deblur::detail::luminance(image.pixels));
+                say("deconvolving with the given " + std::to_string(kernel.shape(0)) + " x " +
+                    std::to_string(kernel.shape(1)) + " kernel");
+                const deblur::Tensor<float> linear = deblur::io::apply_gamma(image.pixels, options.gamma);
+                sharp = deblur::io::apply_gamma(
+                    deblur::Tensor<float>(xt::clip(deblur::deconvolve(linear, kernel, deblur::DeconvOptions::for_noise(noise)),
+                                                   0.0f, 1.0f)),
+                    1 / options.gamma);
+            });
         } else {
-            auto result = deblur::blind_deblur(image.pixels, options);
-            kernel = result.kernel;
-            sharp = std::move(result.sharp);
+            about_input([&] {
+                auto result = deblur::blind_deblur(image.pixels, options);
+                kernel = result.kernel;
+                sharp = std::move(result.sharp);
+            });
         }
         if (!image.info.floating_point) sharp = xt::clip(sharp, 0.0f, 1.0f);
         const auto format = deblur::io::format_from_extension(output);

@@ -353,9 +353,9 @@ TEST_CASE("the program fails cleanly on bad input") {
     write_text(in / "notes.txt", "not an image\n");
     input_case("text file", "notes.txt");
     write_bytes(in / "tiny.png", png_bytes(pattern(8, 8)));
-    cases.push_back({"8 x 8 image, smaller than the kernel", {(in / "tiny.png").string(), "{output}", "-q"}, ""});
+    cases.push_back({"8 x 8 image, smaller than the kernel", {(in / "tiny.png").string(), "{output}", "-q"}, "tiny.png"});
     write_bytes(in / "one-pixel.png", png_bytes(pattern(1, 1)));
-    cases.push_back({"1 x 1 image", {(in / "one-pixel.png").string(), "{output}", "-q"}, ""});
+    cases.push_back({"1 x 1 image", {(in / "one-pixel.png").string(), "{output}", "-q"}, "one-pixel.png"});
     for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                             -std::numeric_limits<float>::infinity()}) {
         auto t = good;
