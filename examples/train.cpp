@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -102,7 +103,8 @@ int main(int argc, char** argv) {
         auto metadata = [&] {
             return ModelMetadata{{"noise", std::to_string(gopt.noise_sigma)}, {"crop", std::to_string(gopt.crop)},
                                  {"seed", std::to_string(seed)}, {"best_val", std::to_string(best_val)},
-                                 {"trained_scales", std::to_string(topt.scale + 1)}};
+                                 {"trained_scales", std::to_string(topt.scale + 1)},
+                                 {"active_stages", std::to_string(trainer.active_stages(std::max<std::int64_t>(trainer.step() - 1, 0)))}};
         };
         train::ProgressLine progress(steps);
         using clock = std::chrono::steady_clock;

@@ -17,6 +17,7 @@ template <int K>
 using TinyStage = Stage<Chain<Conv<2, 3>, Tanh<>, Recombine<2>>, Quotient<K>, ImageQuotient<>>;
 using TinyNet = MultiScale<Scale<5, TinyStage<5>>, Scale<7, TinyStage<7>>>;
 using OtherNet = MultiScale<Scale<5, TinyStage<5>>>;
+using TwoStageNet = MultiScale<Scale<5, TinyStage<5>, TinyStage<5>>>;
 
 struct TempDir {
     std::filesystem::path path;
@@ -51,6 +52,33 @@ TEST_CASE("a model round-trips with its metadata, and the file leaves no tempora
     get_parameters(b, pb);
     CHECK(pa == pb);
     CHECK(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()) == 1);
+}
+
+TEST_CASE("a checkpoint saved during stage-wise pre-training loads with only its trained stages running") {
+    TempDir dir;
+    TwoStageNet a(1);
+    const auto file = dir.path / "m.dbm";
+    save_model(a, file, {{"trained_scales", "1"}, {"active_stages", "1"}});
+    TwoStageNet b(2);
+    REQUIRE(b.scale<0>().active_stages() == 2);
+    load_model(b, file);
+    CHECK(b.scale<0>().active_stages() == 1);
+
+    save_model(a, file, {{"trained_scales", "1"}, {"active_stages", "2"}});
+    load_model(b, file);
+    CHECK(b.scale<0>().active_stages() == 2);
+
+    // Values that do not fit the network: a clear error, the network unchanged.
+    TwoStageNet c(3);
+    std::vector<float> before, after;
+    get_parameters(c, before);
+    for (const auto& [scales, stages] : {std::pair{"1", "3"}, {"1", "0"}, {"2", "1"}, {"1", "two"}, {"1", "1x"}}) {
+        save_model(a, file, {{"trained_scales", scales}, {"active_stages", stages}});
+        CHECK_THROWS_AS(load_model(c, file), ModelError);
+    }
+    get_parameters(c, after);
+    CHECK(before == after);
+    CHECK(c.scale<0>().active_stages() == 2);
 }
 
 TEST_CASE("loading a model of another architecture fails clearly and changes nothing") {

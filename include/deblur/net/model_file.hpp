@@ -13,6 +13,7 @@
 // rename), so a crash never leaves a half-written model. Loading checks
 // everything before it changes the network: a file that does not fit leaves
 // the network as it was and throws ModelError.
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -20,9 +21,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "architecture.hpp"
@@ -84,6 +87,37 @@ private:
     std::size_t end_, pos_ = 0;
     std::string file_;
 };
+
+// A model saved during stage-wise pre-training (train/trainer.hpp) records how
+// many stages of its last trained scale were running ("trained_scales",
+// "active_stages"); the stages after those hold untrained parameters and must
+// stay off when the model is used. Returns {scale, stages}, or nothing when
+// the file does not say.
+template <class Net>
+std::optional<std::pair<std::size_t, std::size_t>> trained_stages(Net& net, const std::map<std::string, std::string>& meta,
+                                                                  const std::string& file) {
+    const auto scales = meta.find("trained_scales"), stages = meta.find("active_stages");
+    if (scales == meta.end() || stages == meta.end()) return std::nullopt;
+    const auto number = [&](const std::string& text) -> std::size_t {
+        std::size_t used = 0, n = 0;
+        try {
+            n = std::stoul(text, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != text.size()) throw ModelError("model file " + file + ": bad metadata value '" + text + "'");
+        return n;
+    };
+    const std::size_t scale = number(scales->second), n = number(stages->second);
+    std::size_t stage_count = 0;
+    net.for_each_param_block([&](std::size_t j, std::size_t s, auto, auto) {
+        if (j + 1 == scale) stage_count = std::max(stage_count, s + 1);
+    });
+    if (scale < 1 || n < 1 || n > stage_count)
+        throw ModelError("model file " + file + ": metadata trained_scales=" + scales->second + ", active_stages=" +
+                         stages->second + " do not fit the network");
+    return std::pair{scale - 1, n};
+}
 
 inline constexpr char model_magic[8] = {'D', 'E', 'B', 'L', 'U', 'R', 'N', 'N'};
 inline constexpr std::uint32_t model_version = 1;
@@ -186,15 +220,17 @@ ModelMetadata load_model(Net& net, const std::filesystem::path& path) {
     for (float v : values)
         if (!std::isfinite(v)) throw ModelError("model file " + file + ": parameters contain NaN or infinity");
 
-    std::size_t at = 0;  // all checks passed: now change the network
-    net.for_each_param_block([&](std::size_t, std::size_t, auto params, auto) {
-        for (auto& v : params) v = static_cast<std::remove_reference_t<decltype(v)>>(values[at++]);
-    });
-
     ModelMetadata meta;
     std::istringstream lines(meta_text);
     for (std::string line; std::getline(lines, line);)
         if (auto eq = line.find('='); eq != std::string::npos) meta[line.substr(0, eq)] = line.substr(eq + 1);
+    const auto active = detail::trained_stages(net, meta, file);
+
+    std::size_t at = 0;  // all checks passed: now change the network
+    net.for_each_param_block([&](std::size_t, std::size_t, auto params, auto) {
+        for (auto& v : params) v = static_cast<std::remove_reference_t<decltype(v)>>(values[at++]);
+    });
+    if (active) net.set_active_stages(active->first, active->second);
     return meta;
 }
 
