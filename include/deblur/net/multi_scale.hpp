@@ -107,7 +107,7 @@ public:
                 if (j == last) {
                     scale.backward(b, latent_in, grad_kernel, nullptr, g_latent_in);
                 } else {
-                    resize(zero_kernel_[j], 1, kernel_sizes[j], kernel_sizes[j]);
+                    resize(zero_kernel_[j], scale.kernel().shape(0), kernel_sizes[j], kernel_sizes[j]);
                     zero_kernel_[j].fill(scalar(0));
                     scale.backward(b, latent_in, zero_kernel_[j], g_latent_out, g_latent_in);
                 }

@@ -66,7 +66,8 @@ public:
             }
             const Tensor<scalar>* g_kernel = &grad_kernel;
             if (j + 1 != active_) {  // only the last active stage's kernel is in the loss
-                resize(zero_kernel_, 1, K, K);
+                // (one kernel, or one per patch for a spatially-varying stage)
+                resize(zero_kernel_, kernels_[j].shape(0), K, K);
                 zero_kernel_.fill(scalar(0));
                 g_kernel = &zero_kernel_;
             }
