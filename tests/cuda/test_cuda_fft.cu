@@ -152,3 +152,32 @@ TEST_CASE("CuFft transforms from many threads and streams at once") {
         for (int v : ok) CHECK(v == 1);
     }
 }
+
+// A batch is the same as its images transformed one by one, each with its own plan key.
+TEST_CASE_TEMPLATE("CuFft batches equal single transforms", T, float, double) {
+    for (auto [h, w] : std::vector<std::pair<std::size_t, std::size_t>>{{1, 8}, {9, 16}, {64, 48}}) {
+        CAPTURE(h);
+        CAPTURE(w);
+        const std::size_t batch = 3, n = h * w, nc = h * (w / 2 + 1);
+        const auto x = random_image<T>(batch * n, 13);
+        DeviceBuffer<T> dx, back(batch * n);
+        dx.upload(x.data(), x.size());
+        DeviceBuffer<std::complex<T>> together(batch * nc), one(nc);
+        CuFft::forward_batch<T>(batch, h, w, dx.data(), together.data());
+        const auto all = download(together);
+        for (std::size_t i = 0; i < batch; ++i) {
+            CuFft::forward<T>(h, w, dx.data() + i * n, one.data());
+            const auto single = download(one);
+            T err = 0, scale = 0;
+            for (std::size_t u = 0; u < nc; ++u) {
+                err = std::max(err, std::abs(all[i * nc + u] - single[u]));
+                scale = std::max(scale, std::abs(single[u]));
+            }
+            CHECK(err <= tolerance<T>() * scale);
+        }
+        CuFft::inverse_batch<T>(batch, h, w, together.data(), back.data());
+        CHECK(download(together) == all);
+        const auto b = download(back);
+        for (std::size_t i = 0; i < batch * n; ++i) CHECK(std::abs(b[i] / T(n) - x[i]) < 100 * tolerance<T>());
+    }
+}

@@ -7,11 +7,13 @@
 //  - inverse<T>(h, w, in, out): the unnormalised inverse, inverse(forward(x))
 //    == h*w*x; `in` is left unchanged (cuFFT's c2r overwrites its input, so
 //    the spectrum is first copied to scratch owned by the plan);
+//  - forward_batch / inverse_batch: `batch` transforms of one size in one
+//    cuFFT call, the images (and spectra) stored one after the other;
 //  - vector<U>: the storage for spectra and scratch (DeviceBuffer<U>).
 // Unlike Fftw, an h x 1 image with h > 1 is refused (std::invalid_argument).
 //
 // Transforms are enqueued on cuda::current_stream() and return before they
-// finish. Plans are made once per (h, w, direction, type, stream) and cached
+// finish. Plans are made once per (h, w, batch, direction, type, stream) and cached
 // behind a mutex; one plan's use is serialised by its own mutex (cuFFT plans
 // are not safe to execute from two threads at once, and a plan's work area and
 // scratch belong to its stream). std::complex<T> has the layout of
@@ -75,8 +77,21 @@ public:
     // spectrum; both pointers are device memory.
     template <class T>
     static void forward(std::size_t h, std::size_t w, const T* in, std::complex<T>* out) {
+        forward_batch<T>(1, h, w, in, out);
+    }
+
+    // Unnormalised inverse of `forward`; `in` is left unchanged. Device pointers.
+    template <class T>
+    static void inverse(std::size_t h, std::size_t w, const std::complex<T>* in, T* out) {
+        inverse_batch<T>(1, h, w, in, out);
+    }
+
+    // `batch` forward transforms: image i at in + i*h*w, its spectrum at
+    // out + i*h*(w/2+1).
+    template <class T>
+    static void forward_batch(std::size_t batch, std::size_t h, std::size_t w, const T* in, std::complex<T>* out) {
         using api = detail::cufft_api<T>;
-        Plan<T>& plan = plan_for<T>(h, w, true);
+        Plan<T>& plan = plan_for<T>(h, w, batch, true);
         std::lock_guard lock(plan.mutex);
         // cuFFT's out-of-place r2c does not write its input.
         cuda::check(api::exec_r2c(plan.handle, const_cast<typename api::real*>(in),
@@ -84,12 +99,12 @@ public:
                     "cufftExec (forward)");
     }
 
-    // Unnormalised inverse of `forward`; `in` is left unchanged. Device pointers.
+    // `batch` inverse transforms (layout of forward_batch); `in` is left unchanged.
     template <class T>
-    static void inverse(std::size_t h, std::size_t w, const std::complex<T>* in, T* out) {
+    static void inverse_batch(std::size_t batch, std::size_t h, std::size_t w, const std::complex<T>* in, T* out) {
         using api = detail::cufft_api<T>;
-        Plan<T>& plan = plan_for<T>(h, w, false);
-        const std::size_t n = h * (w / 2 + 1);
+        Plan<T>& plan = plan_for<T>(h, w, batch, false);
+        const std::size_t n = batch * h * (w / 2 + 1);
         std::lock_guard lock(plan.mutex);
         cuda::check(cudaMemcpyAsync(plan.scratch.data(), in, n * sizeof(std::complex<T>), cudaMemcpyDeviceToDevice,
                                     plan.stream),
@@ -133,7 +148,7 @@ private:
     template <class T>
     struct PlanCache {
         std::mutex mutex;
-        std::map<std::tuple<std::size_t, std::size_t, bool, cudaStream_t>, std::unique_ptr<Plan<T>>> plans;
+        std::map<std::tuple<std::size_t, std::size_t, std::size_t, bool, cudaStream_t>, std::unique_ptr<Plan<T>>> plans;
     };
 
     // Never destroyed (see the top of this file).
@@ -152,15 +167,15 @@ private:
     }
 
     template <class T>
-    static Plan<T>& plan_for(std::size_t h, std::size_t w, bool forward) {
+    static Plan<T>& plan_for(std::size_t h, std::size_t w, std::size_t batch, bool forward) {
         using api = detail::cufft_api<T>;
-        if (h == 0 || w == 0) throw std::invalid_argument("deblur::fft::CuFft: empty transform");
+        if (h == 0 || w == 0 || batch == 0) throw std::invalid_argument("deblur::fft::CuFft: empty transform");
         constexpr auto max_int = static_cast<std::size_t>(std::numeric_limits<int>::max());
-        if (h > max_int || w > max_int) throw std::invalid_argument("deblur::fft::CuFft: transform too large");
+        if (h > max_int || w > max_int || batch > max_int) throw std::invalid_argument("deblur::fft::CuFft: transform too large");
         const cudaStream_t stream = cuda::current_stream();
         auto& c = cache<T>();
         std::lock_guard lock(c.mutex);
-        const auto key = std::make_tuple(h, w, forward, stream);
+        const auto key = std::make_tuple(h, w, batch, forward, stream);
         if (auto it = c.plans.find(key); it != c.plans.end()) return *it->second;
         auto plan = std::make_unique<Plan<T>>();
         plan->stream = stream;
@@ -168,15 +183,19 @@ private:
             throw std::invalid_argument("deblur::fft::CuFft: h x 1 transforms (h > 1) are not supported");
         const cufftType type = forward ? api::r2c : api::c2r;
         // A 1 x w image is a 1-D transform with the same layout (cuFFT's 2-D
-        // plans want both sizes >= 2).
-        cuda::check(h == 1 ? cufftPlan1d(&plan->handle, static_cast<int>(w), type, 1)
-                           : cufftPlan2d(&plan->handle, static_cast<int>(h), static_cast<int>(w), type),
-                    "cufftPlan2d");
+        // plans want both sizes >= 2). Null embeddings: the images and spectra
+        // of a batch lie one after the other (cuFFT's default layout).
+        int dims[2] = {static_cast<int>(h), static_cast<int>(w)};
+        cuda::check(h == 1 ? cufftPlanMany(&plan->handle, 1, dims + 1, nullptr, 1, 0, nullptr, 1, 0, type,
+                                           static_cast<int>(batch))
+                           : cufftPlanMany(&plan->handle, 2, dims, nullptr, 1, 0, nullptr, 1, 0, type,
+                                           static_cast<int>(batch)),
+                    "cufftPlanMany");
         plan->made = true;
         cuda::check(cufftSetStream(plan->handle, stream), "cufftSetStream");
         if (!forward) {
             cuda::StreamScope on(stream);
-            plan->scratch.resize(h * (w / 2 + 1));
+            plan->scratch.resize(batch * h * (w / 2 + 1));
         }
         auto& ref = *plan;
         c.plans.emplace(key, std::move(plan));

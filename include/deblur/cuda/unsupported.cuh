@@ -8,9 +8,9 @@
 namespace deblur {
 
 template <int K, class E>
-class Quotient;  // deblur/layers/quotient.hpp
+class EFFQuotient;  // deblur/layers/eff_quotient.hpp
 template <class E>
-class ImageQuotient;  // deblur/layers/image_quotient.hpp
+class EFFImageQuotient;  // deblur/layers/eff_image_quotient.hpp
 
 namespace cuda::detail {
 template <class T>
@@ -18,16 +18,15 @@ inline constexpr bool not_yet = false;
 }  // namespace cuda::detail
 
 template <int K, class T>
-class Quotient<K, Exec<T, fft::CuFft>> {
+class EFFQuotient<K, Exec<T, fft::CuFft>> {
     static_assert(cuda::detail::not_yet<T>,
-                  "deblur::Quotient has no CUDA implementation yet (CudaExec covers Tanh, Conv, Recombine and CuFft)");
+                  "deblur::EFFQuotient has no CUDA implementation yet (spatially-varying blur runs on the CPU)");
 };
 
 template <class T>
-class ImageQuotient<Exec<T, fft::CuFft>> {
+class EFFImageQuotient<Exec<T, fft::CuFft>> {
     static_assert(cuda::detail::not_yet<T>,
-                  "deblur::ImageQuotient has no CUDA implementation yet (CudaExec covers Tanh, Conv, Recombine and "
-                  "CuFft)");
+                  "deblur::EFFImageQuotient has no CUDA implementation yet (spatially-varying blur runs on the CPU)");
 };
 
 }  // namespace deblur
