@@ -1,6 +1,6 @@
 #include "doctest_main.hpp"
 
-#include <deblur/train/atomic_write.hpp>
+#include <deblur/core/atomic_file.hpp>
 #include <deblur/train/loss_plot.hpp>
 #include <deblur/train/progress_line.hpp>
 #include <deblur/train/training_log.hpp>
@@ -49,7 +49,7 @@ std::string slurp(const fs::path& p) {
 
 bool no_temporaries(const fs::path& dir) {
     for (const auto& e : fs::directory_iterator(dir))
-        if (e.path().extension() == ".tmp") return false;
+        if (e.path().filename().string().find(".tmp") != std::string::npos) return false;
     return true;
 }
 
@@ -113,25 +113,32 @@ TEST_CASE("TrainingLog continues an existing log on resume") {
 TEST_CASE("TrainingLog rejects files that are not its logs") {
     TempDir dir;
     const fs::path path = dir.path / "other.csv";
-    deblur::train::write_file_atomically(path, "a,b,c\n1,2,3\n");
+    deblur::write_file_atomically(path, "a,b,c\n1,2,3\n");
     CHECK_THROWS_AS(TrainingLog{path}, std::runtime_error);
-    deblur::train::write_file_atomically(path, "step,loss,val_loss,examples_per_s,elapsed_s\n1,abc,,,\n");
+    deblur::write_file_atomically(path, "step,loss,val_loss,examples_per_s,elapsed_s\n1,abc,,,\n");
     CHECK_THROWS_AS(TrainingLog{path}, std::runtime_error);
-    deblur::train::write_file_atomically(path, "step,loss,val_loss,examples_per_s,elapsed_s\n1,2\n");
+    deblur::write_file_atomically(path, "step,loss,val_loss,examples_per_s,elapsed_s\n1,2\n");
     CHECK_THROWS_AS(TrainingLog{path}, std::runtime_error);
 }
 
 TEST_CASE("write_file_atomically replaces the whole file and leaves it intact on failure") {
     TempDir dir;
     const fs::path path = dir.path / "f.txt";
-    deblur::train::write_file_atomically(path, std::string(10000, 'a'));
-    deblur::train::write_file_atomically(path, "short");
+    deblur::write_file_atomically(path, std::string(10000, 'a'));
+    deblur::write_file_atomically(path, "short");
     CHECK(slurp(path) == "short");
     CHECK(no_temporaries(dir.path));
-    // The temporary cannot be created (a directory is in the way): the old file survives.
-    fs::create_directories(dir.path / "f.txt.tmp");
-    CHECK_THROWS(deblur::train::write_file_atomically(path, "new"));
-    CHECK(slurp(path) == "short");
+    // The rename fails (the target is a non-empty folder): the folder survives, no temporary is left.
+    const fs::path folder = dir.path / "folder";
+    fs::create_directories(folder);
+    deblur::write_file_atomically(folder / "inside.txt", "kept");
+    CHECK_THROWS_AS(deblur::write_file_atomically(folder, "new"), deblur::FileWriteError);
+    CHECK(slurp(folder / "inside.txt") == "kept");
+    CHECK(no_temporaries(dir.path));
+    // The folder of the target does not exist: a clear error naming the file, nothing created.
+    CHECK_THROWS_WITH_AS(deblur::write_file_atomically(dir.path / "missing" / "f.txt", "new"),
+                         doctest::Contains("missing/f.txt"), deblur::FileWriteError);
+    CHECK(!fs::exists(dir.path / "missing"));
 }
 
 TEST_CASE("The loss plot is a readable PNG with both curves, decreasing loss drawn falling") {

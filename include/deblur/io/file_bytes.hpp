@@ -1,50 +1,18 @@
 #pragma once
-// Whole-file reads, and writes that are atomic: the bytes go to a temporary
-// file in the target's directory which is then renamed over the target, so a
-// reader sees the old file or the new one, never half of one, and a failed
-// write leaves the old file (or no file) and no temporary behind.
-#include <atomic>
-#include <cerrno>
-#include <chrono>
-#include <cstdio>
+// Whole-file reads and atomic writes (core/atomic_file.hpp) for the image
+// readers and writers, with errors as ImageError.
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iterator>
 #include <span>
 #include <string>
 #include <system_error>
-#include <thread>
 #include <vector>
 
-#if __has_include(<unistd.h>)
-#include <unistd.h>
-#endif
-
+#include "../core/atomic_file.hpp"
 #include "image_error.hpp"
 
 namespace deblur::io {
-
-namespace detail {
-
-inline std::string errno_message(int error) { return std::error_code(error, std::generic_category()).message(); }
-
-// A name for the temporary file that other writers (threads or processes) are
-// unlikely to pick at the same moment; creation is exclusive in any case.
-inline std::filesystem::path temporary_sibling(const std::filesystem::path& file, unsigned attempt) {
-    static std::atomic<unsigned long long> counter{0};
-    const auto now = static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
-    const auto thread = static_cast<unsigned long long>(std::hash<std::thread::id>{}(std::this_thread::get_id()));
-    const unsigned long long tag = now ^ (thread << 1) ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ull) ^ attempt;
-    // Appended piece by piece: `"." + std::string` trips a false -Wrestrict in GCC 12.
-    std::string name = ".";
-    name += file.filename().string();
-    name += ".tmp-";
-    name += std::to_string(tag % 1000000000000ull);
-    return file.has_parent_path() ? file.parent_path() / name : std::filesystem::path(name);
-}
-
-}  // namespace detail
 
 inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& file) {
     std::error_code ec;
@@ -59,38 +27,13 @@ inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& f
     return bytes;
 }
 
+// The core writer (core/atomic_file.hpp), reporting failures as ImageError.
 inline void write_file_atomically(const std::filesystem::path& file, std::span<const unsigned char> bytes) {
-    if (file.filename().empty()) throw ImageError(file, "is not a file name");
-    std::filesystem::path temp;
-    std::FILE* out = nullptr;
-    for (unsigned attempt = 0; attempt < 100 && !out; ++attempt) {
-        temp = detail::temporary_sibling(file, attempt);
-        out = std::fopen(temp.c_str(), "wbx");  // "x": fail rather than reuse an existing file
-        if (!out && errno != EEXIST)
-            throw ImageError(file, "cannot create a temporary file beside it: " + detail::errno_message(errno));
+    try {
+        deblur::write_file_atomically(file, bytes);
+    } catch (const FileWriteError& e) {
+        throw ImageError(file, e.problem());
     }
-    if (!out) throw ImageError(file, "cannot create a temporary file beside it: every name tried exists");
-
-    auto fail = [&](const std::string& problem) {
-        if (out) std::fclose(out);
-        std::error_code ignored;
-        std::filesystem::remove(temp, ignored);
-        throw ImageError(file, problem);
-    };
-    if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), out) != bytes.size())
-        fail("write error: " + detail::errno_message(errno));
-    if (std::fflush(out) != 0) fail("write error: " + detail::errno_message(errno));
-#if __has_include(<unistd.h>)
-    // Make the data durable before the rename makes it visible.
-    if (::fsync(::fileno(out)) != 0 && errno != EINVAL) fail("write error: " + detail::errno_message(errno));
-#endif
-    const int closed = std::fclose(out);
-    out = nullptr;
-    if (closed != 0) fail("write error: " + detail::errno_message(errno));
-
-    std::error_code ec;
-    std::filesystem::rename(temp, file, ec);
-    if (ec) fail("cannot replace the file: " + ec.message());
 }
 
 }  // namespace deblur::io

@@ -22,12 +22,12 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "../core/atomic_file.hpp"
 #include "architecture.hpp"
 #include "model_error.hpp"
 
@@ -150,25 +150,10 @@ void save_model(Net& net, const std::filesystem::path& path, const ModelMetadata
     });
     w.put(detail::fnv1a(w.bytes.data(), w.bytes.size()));
 
-    // Atomic write: a unique temporary file next to the target, then rename.
-    std::random_device rd;
-    auto tmp = path;
-    tmp += ".tmp" + std::to_string(rd());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(w.bytes.data()), static_cast<std::streamsize>(w.bytes.size()));
-        out.flush();
-        if (!out) {
-            std::error_code ec;
-            std::filesystem::remove(tmp, ec);
-            throw ModelError("model file " + path.string() + ": cannot write");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        throw ModelError("model file " + path.string() + ": cannot write (" + ec.message() + ")");
+    try {
+        write_file_atomically(path, w.bytes);
+    } catch (const FileWriteError& e) {
+        throw ModelError("model file " + path.string() + ": cannot write (" + e.problem() + ")");
     }
 }
 

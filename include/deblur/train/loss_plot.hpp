@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "atomic_write.hpp"
+#include "../core/atomic_file.hpp"
 #include "training_log.hpp"
 
 // stb's single-file libraries as static functions: every translation unit gets

@@ -31,7 +31,7 @@
 #include "../net/model_file.hpp"
 #include "../net/parameters.hpp"
 #include "adadelta.hpp"
-#include "atomic_write.hpp"
+#include "../core/atomic_file.hpp"
 #include "example_generator.hpp"
 #include "training_example.hpp"
 

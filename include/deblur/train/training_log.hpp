@@ -23,7 +23,7 @@
 #include <system_error>
 #include <vector>
 
-#include "atomic_write.hpp"
+#include "../core/atomic_file.hpp"
 
 namespace deblur::train {
 
@@ -75,7 +75,7 @@ public:
                                         std::to_string(records_.back().step) + " (call truncate_after on resume)");
         records_.push_back(record);
         append_row(text_, record);
-        write_file_atomically(path_, text_);
+        write();
     }
 
     // Drops the rows with step > `step` (logged after the checkpoint a run
@@ -88,7 +88,7 @@ public:
         text_.clear();
         text_.append(header).push_back('\n');
         for (const auto& r : records_) append_row(text_, r);
-        write_file_atomically(path_, text_);
+        write();
     }
 
     // Parses a log written by this class.
@@ -111,6 +111,12 @@ public:
     }
 
 private:
+    // The run's folder is created on the first write.
+    void write() const {
+        if (path_.has_parent_path()) std::filesystem::create_directories(path_.parent_path());
+        write_file_atomically(path_, text_);
+    }
+
     static std::string_view trim(std::string_view s) {
         while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
         while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
