@@ -6,6 +6,9 @@
 #include <cstddef>
 
 #include "device_buffer.cuh"
+#include "error.cuh"
+#include "for_each_index.cuh"
+#include "stream_scope.cuh"
 
 namespace deblur::cuda {
 
@@ -39,10 +42,41 @@ private:
     DeviceBuffer<T> buffer_;
 };
 
-// deblur::resize for device tensors (found by argument-dependent lookup).
+// deblur::resize, zero_fill, copy_into and add_from (deblur/core/tensor.hpp)
+// for device tensors, found by argument-dependent lookup, so the composites
+// (Chain, Stage, Scale) run unchanged on them. Asynchronous, on current_stream().
 template <class T>
 void resize(DeviceTensor<T>& t, std::size_t channels, std::size_t rows, std::size_t cols) {
     if (t.shape(0) != channels || t.shape(1) != rows || t.shape(2) != cols) t.resize(channels, rows, cols);
+}
+
+template <class T>
+void zero_fill(DeviceTensor<T>& t) {
+    t.zero();
+}
+
+// dst's values [offset, offset + src.size()) = src's values.
+template <class T>
+void copy_into(const DeviceTensor<T>& src, DeviceTensor<T>& dst, std::size_t offset) {
+    if (src.size() == 0) return;
+    check(cudaMemcpyAsync(dst.data() + offset, src.data(), src.size() * sizeof(T), cudaMemcpyDeviceToDevice,
+                          current_stream()),
+          "cudaMemcpyAsync (copy_into)");
+}
+
+namespace detail {
+template <class T>
+struct AddValues {
+    const T* src;
+    T* dst;
+    __device__ void operator()(std::size_t i) const { dst[i] += src[i]; }
+};
+}  // namespace detail
+
+// dst += src's values [offset, offset + dst.size()).
+template <class T>
+void add_from(const DeviceTensor<T>& src, std::size_t offset, DeviceTensor<T>& dst) {
+    for_each_index(dst.size(), detail::AddValues<T>{src.data() + offset, dst.data()});
 }
 
 }  // namespace deblur::cuda

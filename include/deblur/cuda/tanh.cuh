@@ -71,6 +71,7 @@ public:
     void get_params(std::span<T>) const {}
     void set_params(std::span<const T>) {}
     void get_param_grads(std::span<T>) const {}
+    void set_param_grads(std::span<const T>) {}
     void zero_grads() {}
 };
 

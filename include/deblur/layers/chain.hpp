@@ -12,7 +12,11 @@
 // parameter span. params()/param_grads() exist only to satisfy FeatureLayer
 // and return EMPTY spans; reach the parameters through num_params(),
 // get_params(), set_params(), get_param_grads() (layer order, each layer's
-// own params() layout) and zero_grads(), or visit layers with for_each_layer.
+// own params() layout), set_param_grads() and zero_grads(), or visit layers
+// with for_each_layer.
+//
+// The layers' tensor type is the chain's (layer_tensor_t): a chain of CUDA
+// layers runs on device tensors, its intermediates stay on the device.
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -32,15 +36,17 @@ namespace deblur {
 
 namespace detail {
 
-// The policy of the first layer (DefaultExec for an empty pack, so that only
-// Chain's own static_assert reports that mistake).
+// The policy and tensor type of the first layer (DefaultExec for an empty
+// pack, so that only Chain's own static_assert reports that mistake).
 template <class... Ls>
 struct chain_exec {
     using type = DefaultExec;
+    using tensor = Tensor<float>;
 };
 template <class L, class... Ls>
 struct chain_exec<L, Ls...> {
     using type = typename L::exec;
+    using tensor = layer_tensor_t<L>;
 };
 
 // Parameter access that works for plain layers (one params() span) and for
@@ -83,6 +89,16 @@ void layer_get_param_grads(L& layer, std::span<T> dst) {
     }
 }
 
+template <class L, class T>
+void layer_set_param_grads(L& layer, std::span<const T> src) {
+    if constexpr (requires { layer.set_param_grads(src); }) {
+        layer.set_param_grads(src);
+    } else {
+        auto g = layer.param_grads();
+        std::copy(src.begin(), src.end(), g.begin());
+    }
+}
+
 template <class L>
 void layer_zero_grads(L& layer) {
     if constexpr (requires { layer.zero_grads(); }) {
@@ -102,8 +118,11 @@ class Chain {
 public:
     using exec = typename detail::chain_exec<Ls...>::type;
     using scalar = typename exec::scalar;
+    using tensor = typename detail::chain_exec<Ls...>::tensor;
     static_assert((std::is_same_v<typename Ls::scalar, scalar> && ...),
                   "deblur::Chain: all layers must use the same scalar type (rebind them to one policy)");
+    static_assert((std::is_same_v<layer_tensor_t<Ls>, tensor> && ...),
+                  "deblur::Chain: all layers must take the same tensors, host or device (rebind them to one policy)");
     template <class E2>
     using rebind = Chain<rebind_t<Ls, E2>...>;
 
@@ -128,7 +147,7 @@ public:
         ready_ = true;
     }
 
-    void forward(const Tensor<scalar>& in, Tensor<scalar>& out) {
+    void forward(const tensor& in, tensor& out) {
         if (!ready_) throw std::invalid_argument("deblur::Chain::forward: call setup() first");
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (std::get<I>(layers_).forward(input_of<I>(in), output_of<I>(out)), ...);
@@ -138,8 +157,7 @@ public:
 
     // Adds into grad_in and every layer's parameter gradients. Uses the
     // intermediates of the latest forward(in, out).
-    void backward(const Tensor<scalar>& in, const Tensor<scalar>& out, const Tensor<scalar>& grad_out,
-                  Tensor<scalar>& grad_in) {
+    void backward(const tensor& in, const tensor& out, const tensor& grad_out, tensor& grad_in) {
         if (!forwarded_) throw std::invalid_argument("deblur::Chain::backward: call forward() first");
         if (grad_out.shape() != out.shape())
             throw std::invalid_argument("deblur::Chain::backward: grad_out must have the shape of the output");
@@ -191,6 +209,16 @@ public:
         });
     }
 
+    void set_param_grads(std::span<const scalar> src) {
+        check_size(src.size(), "set_param_grads");
+        std::size_t offset = 0;
+        for_each_layer([&](auto& layer) {
+            const std::size_t n = detail::layer_param_count(layer);
+            detail::layer_set_param_grads(layer, src.subspan(offset, n));
+            offset += n;
+        });
+    }
+
     void zero_grads() {
         for_each_layer([](auto& layer) { detail::layer_zero_grads(layer); });
     }
@@ -214,7 +242,7 @@ private:
     static constexpr std::size_t last_index = sizeof...(Ls) > 0 ? sizeof...(Ls) - 1 : 0;
 
     template <std::size_t I>
-    const Tensor<scalar>& input_of(const Tensor<scalar>& in) const {
+    const tensor& input_of(const tensor& in) const {
         if constexpr (I == 0)
             return in;
         else
@@ -222,7 +250,7 @@ private:
     }
 
     template <std::size_t I>
-    Tensor<scalar>& output_of(Tensor<scalar>& out) {
+    tensor& output_of(tensor& out) {
         if constexpr (I == last_index)
             return out;
         else
@@ -230,7 +258,7 @@ private:
     }
 
     template <std::size_t I>
-    const Tensor<scalar>& output_of(const Tensor<scalar>& out) const {
+    const tensor& output_of(const tensor& out) const {
         if constexpr (I == last_index)
             return out;
         else
@@ -238,9 +266,8 @@ private:
     }
 
     template <std::size_t I>
-    void backward_layer(const Tensor<scalar>& in, const Tensor<scalar>& out, const Tensor<scalar>& grad_out,
-                        Tensor<scalar>& grad_in) {
-        const Tensor<scalar>& dy = [&]() -> const Tensor<scalar>& {
+    void backward_layer(const tensor& in, const tensor& out, const tensor& grad_out, tensor& grad_in) {
+        const tensor& dy = [&]() -> const tensor& {
             if constexpr (I == last_index)
                 return grad_out;
             else
@@ -250,10 +277,10 @@ private:
             std::get<I>(layers_).backward(in, output_of<I>(out), dy, grad_in);
         } else {
             // Layers add into their input gradient: start it from zero.
-            Tensor<scalar>& dx = gradients_[I - 1];
-            const Tensor<scalar>& x = activations_[I - 1];
+            tensor& dx = gradients_[I - 1];
+            const tensor& x = activations_[I - 1];
             resize(dx, x.shape(0), x.shape(1), x.shape(2));
-            dx.fill(scalar(0));
+            zero_fill(dx);
             std::get<I>(layers_).backward(x, output_of<I>(out), dy, dx);
         }
     }
@@ -267,8 +294,8 @@ private:
 
     std::tuple<Ls...> layers_;
     // activations_[i]: output of layer i; gradients_[i]: dL/d activations_[i].
-    std::array<Tensor<scalar>, last_index> activations_;
-    std::array<Tensor<scalar>, last_index> gradients_;
+    std::array<tensor, last_index> activations_;
+    std::array<tensor, last_index> gradients_;
     bool ready_ = false;
     bool forwarded_ = false;
 };

@@ -12,18 +12,43 @@
 //
 // `backward` adds rather than assigns so that branches can share an input and
 // gradients accumulate over a minibatch; callers zero them.
+//
+// Tensor<T> above is the layer's `tensor` type where it declares one (the
+// CUDA layers: cuda::DeviceTensor<T>, see deblur/cuda/cuda_exec.cuh), host
+// tensors otherwise.
 #include <concepts>
 #include <cstddef>
 #include <random>
 #include <span>
+#include <type_traits>
 
 #include "../core/tensor.hpp"
 
 namespace deblur {
 
+namespace detail {
 template <class L>
-concept FeatureLayer = requires(L layer, const Tensor<typename L::scalar>& in, Tensor<typename L::scalar>& out,
-                                std::mt19937_64& rng) {
+struct layer_tensor {
+    using type = Tensor<typename L::scalar>;
+};
+template <class L>
+    requires requires { typename L::tensor; }
+struct layer_tensor<L> {
+    using type = typename L::tensor;
+};
+}  // namespace detail
+
+// The tensors a layer takes.
+template <class L>
+using layer_tensor_t = typename detail::layer_tensor<L>::type;
+
+// Whether a layer's params()/param_grads() are host memory (false for the
+// CUDA layers, whose spans are device memory).
+template <class L>
+inline constexpr bool host_params_v = std::is_same_v<layer_tensor_t<L>, Tensor<typename L::scalar>>;
+
+template <class L>
+concept FeatureLayer = requires(L layer, const layer_tensor_t<L>& in, layer_tensor_t<L>& out, std::mt19937_64& rng) {
     typename L::scalar;
     typename L::exec;
     layer.setup(std::size_t{1}, rng);

@@ -3,7 +3,8 @@
 // its exact adjoint for back-propagation. Each axis is a sparse matrix of
 // triangle-filter weights; when shrinking, the filter is widened by the
 // inverse factor so that downsampling averages (antialiasing) instead of
-// aliasing.
+// aliasing. deblur/cuda/linear_resize.cuh applies the same weights to device
+// tensors.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -17,6 +18,13 @@ namespace deblur {
 template <class T>
 class LinearResize {
 public:
+    // Input sample `index` with weight `weight`.
+    struct Tap {
+        std::size_t index;
+        T weight;
+    };
+    using Taps = std::vector<std::vector<Tap>>;
+
     LinearResize() = default;
     LinearResize(std::size_t in_rows, std::size_t in_cols, std::size_t out_rows, std::size_t out_cols)
         : in_rows_(in_rows), in_cols_(in_cols), out_rows_(out_rows), out_cols_(out_cols),
@@ -26,6 +34,9 @@ public:
     std::size_t in_cols() const { return in_cols_; }
     std::size_t out_rows() const { return out_rows_; }
     std::size_t out_cols() const { return out_cols_; }
+    // The taps of every output row (of R) and column (of C).
+    const Taps& row_taps() const { return rows_; }
+    const Taps& col_taps() const { return cols_; }
 
     // out = R in C^T for every channel.
     void apply(const Tensor<T>& in, Tensor<T>& out) {
@@ -71,11 +82,6 @@ public:
     }
 
 private:
-    struct Tap {
-        std::size_t index;
-        T weight;
-    };
-
     static void check(const Tensor<T>& t, std::size_t rows, std::size_t cols, const char* what) {
         if (t.shape(1) != rows || t.shape(2) != cols)
             throw std::invalid_argument(std::string("deblur::LinearResize: ") + what + " has the wrong size");
@@ -84,9 +90,9 @@ private:
     // Weights of output sample o: a triangle filter centred on the matching
     // input position (pixel centres aligned), widened when shrinking,
     // renormalised at the borders (which replicates the edge).
-    static std::vector<std::vector<Tap>> weights(std::size_t in, std::size_t out) {
+    static Taps weights(std::size_t in, std::size_t out) {
         if (in == 0 || out == 0) throw std::invalid_argument("deblur::LinearResize: empty image");
-        std::vector<std::vector<Tap>> taps(out);
+        Taps taps(out);
         const double scale = static_cast<double>(in) / static_cast<double>(out);
         const double support = std::max(1.0, scale);
         for (std::size_t o = 0; o < out; ++o) {
@@ -107,8 +113,17 @@ private:
     }
 
     std::size_t in_rows_ = 0, in_cols_ = 0, out_rows_ = 0, out_cols_ = 0;
-    std::vector<std::vector<Tap>> rows_, cols_;
+    Taps rows_, cols_;
     Tensor<T> tmp_;
+};
+
+// The resampler of a tensor type (MultiScale's): LinearResize for host
+// tensors; deblur/cuda/linear_resize.cuh adds device tensors.
+template <class TensorType>
+struct linear_resize_for;
+template <class T>
+struct linear_resize_for<Tensor<T>> {
+    using type = LinearResize<T>;
 };
 
 }  // namespace deblur

@@ -5,6 +5,9 @@
 // scale's latent image upsampled to its size.
 //
 //   using Net = MultiScale<Scale<17, S1, S2, S3>, Scale<25, ...>, Scale<33, ...>>;
+//
+// Host or device tensors (the scales'); the resampling between scales is
+// linear_resize_for<tensor> (deblur/cuda/linear_resize.cuh for the GPU).
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -32,6 +35,7 @@ public:
 
     using exec = typename std::tuple_element_t<0, std::tuple<Scales...>>::exec;
     using scalar = typename exec::scalar;
+    using tensor = typename std::tuple_element_t<0, std::tuple<Scales...>>::tensor;
     template <class E2>
     using rebind = MultiScale<rebind_t<Scales, E2>...>;
 
@@ -52,9 +56,9 @@ public:
     }
 
     // Runs scales 0..last; `blurry` (1 x H x W) is at the resolution of scale `last`.
-    void forward(const Tensor<scalar>& blurry, std::size_t last = scale_count - 1) {
+    void forward(const tensor& blurry, std::size_t last = scale_count - 1) {
         if (last >= scale_count) throw std::invalid_argument("deblur::MultiScale: no such scale");
-        if (blurry.dimension() != 3 || blurry.shape(0) != 1)
+        if (blurry.shape(0) != 1)
             throw std::invalid_argument("deblur::MultiScale: the blurry image must be 1 x H x W");
         if (blurry.shape(1) < static_cast<std::size_t>(kernel_sizes[last]) ||
             blurry.shape(2) < static_cast<std::size_t>(kernel_sizes[last]))
@@ -63,13 +67,13 @@ public:
         for_each_scale([&](auto& scale, std::size_t j) {
             if (j > last) return;
             const std::size_t h = scaled_size(blurry.shape(1), j, last), w = scaled_size(blurry.shape(2), j, last);
-            const Tensor<scalar>* b = &blurry;
+            const tensor* b = &blurry;
             if (j < last) {
                 shrink_[j] = resizer(shrink_[j], blurry.shape(1), blurry.shape(2), h, w);
                 shrink_[j].apply(blurry, blurry_[j]);
                 b = &blurry_[j];
             }
-            const Tensor<scalar>* latent_in = nullptr;
+            const tensor* latent_in = nullptr;
             if (j > 0) {
                 const auto& prev = latent(j - 1);
                 grow_[j] = resizer(grow_[j], prev.shape(1), prev.shape(2), h, w);
@@ -83,24 +87,24 @@ public:
     // Back-propagates dL/d(kernel of scale `last`) after forward(blurry, last).
     // With `through_coarser_scales` false only scale `last` gets gradients (the
     // coarser, already trained scales are fixed inputs).
-    void backward(const Tensor<scalar>& blurry, const Tensor<scalar>& grad_kernel, bool through_coarser_scales = true) {
+    void backward(const tensor& blurry, const tensor& grad_kernel, bool through_coarser_scales = true) {
         const std::size_t last = last_;
         for (std::size_t j = last + 1; j-- > 0;) {
             if (j < last && !through_coarser_scales) break;
             visit(j, [&](auto& scale) {
-                const Tensor<scalar>& b = j < last ? blurry_[j] : blurry;
-                const Tensor<scalar>* latent_in = j > 0 ? &latent_in_[j] : nullptr;
-                Tensor<scalar>* g_latent_in = nullptr;
+                const tensor& b = j < last ? blurry_[j] : blurry;
+                const tensor* latent_in = j > 0 ? &latent_in_[j] : nullptr;
+                tensor* g_latent_in = nullptr;
                 if (j > 0 && through_coarser_scales) {
                     resize(grad_latent_in_[j], 1, b.shape(1), b.shape(2));
-                    grad_latent_in_[j].fill(scalar(0));
+                    zero_fill(grad_latent_in_[j]);
                     g_latent_in = &grad_latent_in_[j];
                 }
-                const Tensor<scalar>* g_latent_out = nullptr;
+                const tensor* g_latent_out = nullptr;
                 if (j < last) {  // the finer scale used this scale's latent image
                     const auto& out = scale.latent();
                     resize(grad_latent_out_[j], 1, out.shape(1), out.shape(2));
-                    grad_latent_out_[j].fill(scalar(0));
+                    zero_fill(grad_latent_out_[j]);
                     grow_[j + 1].adjoint_add(grad_latent_in_[j + 1], grad_latent_out_[j]);
                     g_latent_out = &grad_latent_out_[j];
                 }
@@ -108,7 +112,7 @@ public:
                     scale.backward(b, latent_in, grad_kernel, nullptr, g_latent_in);
                 } else {
                     resize(zero_kernel_[j], scale.kernel().shape(0), kernel_sizes[j], kernel_sizes[j]);
-                    zero_kernel_[j].fill(scalar(0));
+                    zero_fill(zero_kernel_[j]);
                     scale.backward(b, latent_in, zero_kernel_[j], g_latent_out, g_latent_in);
                 }
             });
@@ -116,15 +120,15 @@ public:
     }
 
     // Outputs of the last forward.
-    const Tensor<scalar>& kernel() const { return kernel(last_); }
-    const Tensor<scalar>& latent() const { return latent(last_); }
-    const Tensor<scalar>& kernel(std::size_t j) const {
-        const Tensor<scalar>* k = nullptr;
+    const tensor& kernel() const { return kernel(last_); }
+    const tensor& latent() const { return latent(last_); }
+    const tensor& kernel(std::size_t j) const {
+        const tensor* k = nullptr;
         const_visit(j, [&](const auto& scale) { k = &scale.kernel(); });
         return *k;
     }
-    const Tensor<scalar>& latent(std::size_t j) const {
-        const Tensor<scalar>* l = nullptr;
+    const tensor& latent(std::size_t j) const {
+        const tensor* l = nullptr;
         const_visit(j, [&](const auto& scale) { l = &scale.latent(); });
         return *l;
     }
@@ -133,11 +137,22 @@ public:
     template <std::size_t I>
     auto& scale() { return std::get<I>(scales_); }
 
-    // Calls f(scale_index, stage_index, params, grads) for every parameter block, in a fixed order.
+    // Calls f(scale_index, stage_index, params, grads) for every parameter
+    // block, in a fixed order, with host spans (for a CUDA network, copies
+    // that are written back to the device after f).
     template <class F>
     void for_each_param_block(F&& f) {
         for_each_scale([&](auto& scale, std::size_t j) {
             scale.for_each_param_block([&](std::size_t s, auto p, auto g) { f(j, s, p, g); });
+        });
+    }
+
+    // The same blocks as the layers' own storage: device spans for a CUDA
+    // network (for device code such as cuda::Adadelta), host spans otherwise.
+    template <class F>
+    void for_each_param_storage(F&& f) {
+        for_each_scale([&](auto& scale, std::size_t j) {
+            scale.for_each_param_storage([&](std::size_t s, auto p, auto g) { f(j, s, p, g); });
         });
     }
 
@@ -147,10 +162,10 @@ public:
     }
 
 private:
-    static LinearResize<scalar>& resizer(LinearResize<scalar>& r, std::size_t ih, std::size_t iw, std::size_t oh,
-                                         std::size_t ow) {
+    using resampler = typename linear_resize_for<tensor>::type;
+    static resampler& resizer(resampler& r, std::size_t ih, std::size_t iw, std::size_t oh, std::size_t ow) {
         if (r.in_rows() != ih || r.in_cols() != iw || r.out_rows() != oh || r.out_cols() != ow)
-            r = LinearResize<scalar>(ih, iw, oh, ow);
+            r = resampler(ih, iw, oh, ow);
         return r;
     }
     template <class F>
@@ -172,8 +187,8 @@ private:
 
     std::tuple<Scales...> scales_;
     std::size_t last_ = scale_count - 1;
-    std::array<LinearResize<scalar>, scale_count> shrink_, grow_;
-    std::array<Tensor<scalar>, scale_count> blurry_, latent_in_, grad_latent_in_, grad_latent_out_, zero_kernel_;
+    std::array<resampler, scale_count> shrink_, grow_;
+    std::array<tensor, scale_count> blurry_, latent_in_, grad_latent_in_, grad_latent_out_, zero_kernel_;
 };
 
 }  // namespace deblur

@@ -2,7 +2,7 @@
 // One scale of the network: stages that all estimate K x K kernels, run in
 // sequence, each refining the previous stage's latent image (Section 3.2).
 // Stages can be switched on one by one for the paper's stage-wise
-// pre-training (`set_active_stages`).
+// pre-training (`set_active_stages`). Host or device tensors: the stages'.
 #include <array>
 #include <cstddef>
 #include <random>
@@ -23,6 +23,7 @@ public:
     using first_stage = std::tuple_element_t<0, std::tuple<Stages...>>;
     using exec = typename first_stage::exec;
     using scalar = typename exec::scalar;
+    using tensor = typename first_stage::tensor;
     template <class E2>
     using rebind = Scale<K, rebind_t<Stages, E2>...>;
 
@@ -43,7 +44,7 @@ public:
     }
     std::size_t active_stages() const { return active_; }
 
-    void forward(const Tensor<scalar>& blurry, const Tensor<scalar>* latent_in) {
+    void forward(const tensor& blurry, const tensor* latent_in) {
         for_active([&](auto& stage, std::size_t i) {
             stage.forward(blurry, i == 0 ? latent_in : &latents_[i - 1], kernels_[i], latents_[i]);
         });
@@ -52,8 +53,8 @@ public:
     // Gradients of the loss with respect to the final kernel and (optional, e.g.
     // when a finer scale uses it) the final latent image; adds into the
     // parameter gradients and, when given, into *grad_latent_in.
-    void backward(const Tensor<scalar>& blurry, const Tensor<scalar>* latent_in, const Tensor<scalar>& grad_kernel,
-                  const Tensor<scalar>* grad_latent_out, Tensor<scalar>* grad_latent_in) {
+    void backward(const tensor& blurry, const tensor* latent_in, const tensor& grad_kernel,
+                  const tensor* grad_latent_out, tensor* grad_latent_in) {
         for (std::size_t j = active_; j-- > 0;) {
             auto& g_latent = grad_latents_[j];
             if (j + 1 == active_) {
@@ -61,20 +62,20 @@ public:
                     g_latent = *grad_latent_out;
                 } else {
                     resize(g_latent, 1, blurry.shape(1), blurry.shape(2));
-                    g_latent.fill(scalar(0));
+                    zero_fill(g_latent);
                 }
             }
-            const Tensor<scalar>* g_kernel = &grad_kernel;
+            const tensor* g_kernel = &grad_kernel;
             if (j + 1 != active_) {  // only the last active stage's kernel is in the loss
                 // (one kernel, or one per patch for a spatially-varying stage)
                 resize(zero_kernel_, kernels_[j].shape(0), K, K);
-                zero_kernel_.fill(scalar(0));
+                zero_fill(zero_kernel_);
                 g_kernel = &zero_kernel_;
             }
-            Tensor<scalar>* g_in = grad_latent_in;
+            tensor* g_in = grad_latent_in;
             if (j > 0) {
                 resize(grad_latents_[j - 1], 1, blurry.shape(1), blurry.shape(2));
-                grad_latents_[j - 1].fill(scalar(0));
+                zero_fill(grad_latents_[j - 1]);
                 g_in = &grad_latents_[j - 1];
             }
             visit(j, [&](auto& stage) {
@@ -84,20 +85,29 @@ public:
         }
     }
 
-    const Tensor<scalar>& kernel() const { return kernels_[active_ - 1]; }
-    const Tensor<scalar>& latent() const { return latents_[active_ - 1]; }
-    const Tensor<scalar>& stage_kernel(std::size_t i) const { return kernels_.at(i); }
-    const Tensor<scalar>& stage_latent(std::size_t i) const { return latents_.at(i); }
+    const tensor& kernel() const { return kernels_[active_ - 1]; }
+    const tensor& latent() const { return latents_[active_ - 1]; }
+    const tensor& stage_kernel(std::size_t i) const { return kernels_.at(i); }
+    const tensor& stage_latent(std::size_t i) const { return latents_.at(i); }
 
     template <std::size_t I>
     auto& stage() { return std::get<I>(stages_); }
 
-    // Calls f(stage_index, params, grads) for every parameter block.
+    // Calls f(stage_index, params, grads) for every parameter block (host spans).
     template <class F>
     void for_each_param_block(F&& f) {
         std::size_t i = 0;
         std::apply([&](auto&... stage) {
             ((stage.for_each_param_block([&](auto p, auto g) { f(i, p, g); }), ++i), ...);
+        }, stages_);
+    }
+
+    // The same with the layers' own storage (device spans for CUDA layers).
+    template <class F>
+    void for_each_param_storage(F&& f) {
+        std::size_t i = 0;
+        std::apply([&](auto&... stage) {
+            ((stage.for_each_param_storage([&](auto p, auto g) { f(i, p, g); }), ++i), ...);
         }, stages_);
     }
 
@@ -116,8 +126,8 @@ private:
     std::tuple<Stages...> stages_;
     bool has_latent_input_ = false;
     std::size_t active_ = stage_count;
-    std::array<Tensor<scalar>, stage_count> kernels_, latents_, grad_latents_;
-    Tensor<scalar> zero_kernel_;
+    std::array<tensor, stage_count> kernels_, latents_, grad_latents_;
+    tensor zero_kernel_;
 };
 
 }  // namespace deblur

@@ -14,14 +14,19 @@
 // A kernel estimator only needs `kernel_size` and output_channels() >= 0 for
 // the features' output (Quotient: 1; EFFQuotient: 0, its patch count is
 // known at run time).
+//
+// The tensors are the features' (layer_tensor_t): with CUDA layers
+// (CudaExec) the stage runs on device tensors and nothing leaves the device.
 #include <cstddef>
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <vector>
 
 #include "../core/exec.hpp"
 #include "../core/tensor.hpp"
 #include "../layers/image_quotient.hpp"
+#include "../layers/layer.hpp"
 #include "../layers/quotient.hpp"
 
 namespace deblur {
@@ -40,6 +45,7 @@ class Stage {
 public:
     using exec = typename Features::exec;
     using scalar = typename exec::scalar;
+    using tensor = layer_tensor_t<Features>;
     using features_type = Features;
     template <class E2>
     using rebind = Stage<rebind_t<Features, E2>, rebind_t<KernelEstimator, E2>, rebind_t<ImageEstimator, E2>>;
@@ -66,8 +72,7 @@ public:
     std::size_t in_channels() const { return in_channels_; }
 
     // `latent_in` is null exactly for a stage set up with one channel.
-    void forward(const Tensor<scalar>& blurry, const Tensor<scalar>* latent_in, Tensor<scalar>& kernel,
-                 Tensor<scalar>& latent_out) {
+    void forward(const tensor& blurry, const tensor* latent_in, tensor& kernel, tensor& latent_out) {
         stack_input(blurry, latent_in);
         features_.forward(input_, feature_maps_);
         kernel_estimator_.forward(feature_maps_, kernel);
@@ -77,9 +82,8 @@ public:
     // Back-propagates the gradients of the loss with respect to this stage's
     // kernel and latent outputs (after a forward on the same input). Adds into
     // the parameter gradients and, when given, into *grad_latent_in.
-    void backward(const Tensor<scalar>& blurry, const Tensor<scalar>* latent_in, const Tensor<scalar>& kernel,
-                  const Tensor<scalar>& latent_out, const Tensor<scalar>& grad_kernel,
-                  const Tensor<scalar>& grad_latent_out, Tensor<scalar>* grad_latent_in) {
+    void backward(const tensor& blurry, const tensor* latent_in, const tensor& kernel, const tensor& latent_out,
+                  const tensor& grad_kernel, const tensor& grad_latent_out, tensor* grad_latent_in) {
         (void)latent_in;
         grad_kernel_ = grad_kernel;
         reset(grad_blurry_, blurry);  // the blurry image is data: its gradient is dropped
@@ -88,18 +92,23 @@ public:
         kernel_estimator_.backward(feature_maps_, kernel, grad_kernel_, grad_features_);
         reset(grad_input_, input_);
         features_.backward(input_, feature_maps_, grad_features_, grad_input_);
-        if (grad_latent_in) {
-            const std::size_t n = blurry.size();
-            const scalar* g = grad_input_.data() + n;  // channel 1 is the latent image
-            scalar* out = grad_latent_in->data();
-            for (std::size_t i = 0; i < n; ++i) out[i] += g[i];
-        }
+        if (grad_latent_in) add_from(grad_input_, blurry.size(), *grad_latent_in);  // channel 1 is the latent image
     }
 
-    // Calls f(params, grads) for every parameter block, in a fixed order.
+    // Calls f(params, grads) for every parameter block, in a fixed order, with
+    // host spans (model files, checkpoints, host optimisers): a CUDA layer's
+    // block is copied to the host for f and back to the device after it.
     template <class F>
     void for_each_param_block(F&& f) {
-        visit_param_layers(features_, f);
+        visit_param_layers(features_, [&](auto& layer) { with_host_params(layer, f); });
+        with_host_params(image_estimator_, f);
+    }
+
+    // The same blocks as the layers' own storage: device spans for CUDA
+    // layers (for device code such as cuda::Adadelta), host spans otherwise.
+    template <class F>
+    void for_each_param_storage(F&& f) {
+        visit_param_layers(features_, [&](auto& layer) { f(layer.params(), layer.param_grads()); });
         f(image_estimator_.params(), image_estimator_.param_grads());
     }
 
@@ -120,37 +129,50 @@ public:
     }
 
 private:
-    // Leaf layers with parameters, descending into nested chains.
-    template <class L, class F>
-    static void visit_param_layers(L& layer, F& f) {
-        if constexpr (requires { layer.for_each_layer([](auto&) {}); })
-            layer.for_each_layer([&](auto& inner) { visit_param_layers(inner, f); });
+    // visit(layer) for the leaf layers with parameters, descending into nested chains.
+    template <class L, class V>
+    static void visit_param_layers(L& layer, const V& visit) {
+        if constexpr (requires { L::layer_count; })  // a Chain
+            layer.for_each_layer([&](auto& inner) { visit_param_layers(inner, visit); });
         else if (!layer.params().empty())
-            f(layer.params(), layer.param_grads());
+            visit(layer);
     }
 
-    void stack_input(const Tensor<scalar>& blurry, const Tensor<scalar>* latent_in) {
+    template <class L, class F>
+    static void with_host_params(L& layer, F& f) {
+        if constexpr (host_params_v<L>) {
+            f(layer.params(), layer.param_grads());
+        } else {
+            std::vector<scalar> p(layer.num_params()), g(p.size());
+            layer.get_params(p);
+            layer.get_param_grads(g);
+            f(std::span<scalar>(p), std::span<scalar>(g));
+            layer.set_params(std::span<const scalar>(p));
+            layer.set_param_grads(std::span<const scalar>(g));
+        }
+    }
+
+    void stack_input(const tensor& blurry, const tensor* latent_in) {
         if (blurry.shape(0) != 1) throw std::invalid_argument("deblur::Stage: the blurry image must have one channel");
         if ((latent_in != nullptr) != (in_channels_ == 2))
             throw std::invalid_argument("deblur::Stage: a latent image is given exactly to stages set up with 2 channels");
         if (latent_in && latent_in->shape() != blurry.shape())
             throw std::invalid_argument("deblur::Stage: the latent image must have the blurry image's size");
-        const std::size_t n = blurry.size();
         resize(input_, in_channels_, blurry.shape(1), blurry.shape(2));
-        std::copy(blurry.data(), blurry.data() + n, input_.data());
-        if (latent_in) std::copy(latent_in->data(), latent_in->data() + n, input_.data() + n);
+        copy_into(blurry, input_, 0);
+        if (latent_in) copy_into(*latent_in, input_, blurry.size());
     }
 
-    static void reset(Tensor<scalar>& t, const Tensor<scalar>& like) {
+    static void reset(tensor& t, const tensor& like) {
         resize(t, like.shape(0), like.shape(1), like.shape(2));
-        t.fill(scalar(0));
+        zero_fill(t);
     }
 
     std::size_t in_channels_ = 1;
     Features features_;
     KernelEstimator kernel_estimator_;
     ImageEstimator image_estimator_;
-    Tensor<scalar> input_, feature_maps_, grad_features_, grad_input_, grad_kernel_, grad_blurry_;
+    tensor input_, feature_maps_, grad_features_, grad_input_, grad_kernel_, grad_blurry_;
 };
 
 }  // namespace deblur

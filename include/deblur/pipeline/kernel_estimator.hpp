@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
@@ -78,8 +79,7 @@ private:
         std::copy(gray.begin(), gray.end(), input.begin());
         Tensor<float> blurry;
         LinearResize<float>(gray.shape(0), gray.shape(1), h, w).apply(input, blurry);
-        net_.forward(blurry, last);
-        Tensor<float> kernel = net_.kernel();
+        Tensor<float> kernel = run_network(blurry, last);
         if (factor < 1) {  // back to full resolution
             const auto n = static_cast<std::size_t>(std::lround(k / factor)) | 1u;
             Tensor<float> big;
@@ -94,6 +94,22 @@ private:
         return center_kernel(out);
     }
 
+    // The network's kernel of `blurry`. A network on device tensors (a CUDA
+    // network, deblur/cuda/) gets the image uploaded and returns only its
+    // kernel to the host, at the end.
+    Tensor<float> run_network(const Tensor<float>& blurry, std::size_t last) {
+        if constexpr (std::is_same_v<typename Net::tensor, Tensor<float>>) {
+            net_.forward(blurry, last);
+            return net_.kernel();
+        } else {
+            copy_to_device(blurry, net_input_);  // deblur/cuda/transfer.cuh, by argument-dependent lookup
+            net_.forward(net_input_, last);
+            Tensor<float> kernel;
+            copy_to_host(net_.kernel(), kernel);
+            return kernel;
+        }
+    }
+
     // The network needs an image of at least twice its kernel size.
     bool large_enough(const xt::xtensor<float, 2>& gray, double factor) const {
         const double k = Net::kernel_sizes[trained_scales_ - 1];
@@ -101,6 +117,7 @@ private:
     }
 
     Net net_;
+    typename Net::tensor net_input_;  // device networks only
     ModelMetadata metadata_;
     std::size_t trained_scales_ = Net::scale_count;
 };
