@@ -32,10 +32,13 @@
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 #include <xtensor/xtensor.hpp>
 
 #include "../blur/real_fft_size.hpp"
 #include "../core/tensor.hpp"
+#include "../fft/buffer.hpp"
 #include "../fft/fftw.hpp"
 #include "deconv_options.hpp"
 #include "fourier_terms.hpp"
@@ -43,10 +46,18 @@
 #include "shrinkage.hpp"
 #include "shrinkage_table.hpp"
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 namespace deblur {
 
 // Keeps its canvas size, spectra and buffers between calls: repeated calls on
 // images and kernels of one size allocate nothing and reuse the FFT plans.
+// The element-wise passes over large canvases run on the OpenMP team; the
+// conjugate-gradient updates are fused so that each step reads every spectrum
+// about twice (the passes are memory-bound: at 2048^2 one pass over a
+// spectrum costs about as much as a transform).
 template <class T, class Fft = fft::Fftw>
 class HyperLaplacianDeconvolver {
 public:
@@ -82,8 +93,13 @@ public:
     std::size_t canvas_cols() const { return pw_; }
 
 private:
-    using rvec = typename Fft::template vector<T>;
-    using cvec = typename Fft::template vector<std::complex<T>>;
+    using complex = std::complex<T>;
+    using rbuf = fft::Buffer<T>;
+    using cbuf = fft::Buffer<complex>;
+
+    // Passes over fewer spectrum values than this stay on one thread.
+    static constexpr std::size_t parallel_size = std::size_t(1) << 16;
+    bool parallel() const { return ph_ * wc_ >= parallel_size; }
 
     void prepare(std::size_t h, std::size_t w, const xt::xtensor<T, 2>& kernel) {
         const std::size_t kh = kernel.shape(0), kw = kernel.shape(1);
@@ -102,124 +118,206 @@ private:
         if (ph != ph_ || pw != pw_) {
             ph_ = ph;
             pw_ = pw;
-            const std::size_t n = ph * pw, nc = ph * (pw / 2 + 1);
-            for (rvec* v : {&canvas_, &x_, &wx_, &wy_, &work_}) v->assign(n, T(0));
-            for (cvec* v : {&kernel_f_, &data_f_, &x_f_, &kmk_x_f_, &rhs_f_, &r_f_, &z_f_, &p_f_, &ap_f_, &kmk_p_f_})
-                v->assign(nc, {});
-            kernel_power_.assign(nc, T(0));
-            gradient_power_.assign(nc, T(0));
-            inv_den_.assign(nc, T(0));
+            wc_ = pw / 2 + 1;
+            const std::size_t n = ph * pw, nc = ph * wc_;
+            for (rbuf* v : {&x_, &work_}) v->resize(n);
+            for (cbuf* v : {&kernel_f_, &data_f_, &x_f_, &kmk_x_f_, &r_f_, &p_f_, &q_f_}) v->resize(nc);
+            gradient_power_.resize(nc);
+            inv_den_.resize(nc);
             gradient_power_spectrum(ph, pw, gradient_power_.data());
-            // Parseval weights of the half spectrum: columns 0 (and pw/2 for even pw)
-            // appear once in the full spectrum, the others twice.
-            weight_.assign(nc, T(2));
-            const std::size_t wc = pw / 2 + 1;
-            for (std::size_t u = 0; u < ph; ++u) {
-                weight_[u * wc] = T(1);
-                if (pw % 2 == 0) weight_[u * wc + wc - 1] = T(1);
-            }
         }
         kernel_spectrum<Fft>(kernel, ph_, pw_, work_.data(), kernel_f_.data());
-        for (std::size_t i = 0; i < kernel_f_.size(); ++i) kernel_power_[i] = std::norm(kernel_f_[i]);
     }
 
-    bool observed(std::size_t r, std::size_t c) const { return r < h_ && c < w_; }
+    // Sum over the full spectrum of a real canvas from a row of its half
+    // spectrum (Parseval): columns 0 and, for even widths, pw/2 appear once,
+    // the others twice. `term(v)` is the summand at column v; `row` their sum.
+    template <class Term>
+    double full_spectrum_sum(double row, const Term& term) const {
+        double s = 2 * row - term(0);
+        if (pw_ % 2 == 0) s -= term(wc_ - 1);
+        return s;
+    }
 
-    // w-subproblem: (wx, wy) = shrink of the periodic forward differences of x.
+    // work_ = Dx' wx + Dy' wy with (wx, wy) = shrink of the periodic forward
+    // differences of scale * x_ (the w-subproblem and the adjoint in one pass;
+    // each thread keeps its rows' shrunk gradients in small row buffers).
     template <class Shrink>
-    void shrink_gradients(const Shrink& shrink) {
+    void shrink_adjoint(const Shrink& shrink, T scale) {
         const std::size_t ph = ph_, pw = pw_;
+        const T* x = x_.data();
+        T* out = work_.data();
+#pragma omp parallel if (parallel())
+        {
+            std::size_t begin = 0, end = ph;
+#if defined(_OPENMP)
+            const auto team = static_cast<std::size_t>(omp_get_num_threads()), id = static_cast<std::size_t>(omp_get_thread_num());
+            begin = ph * id / team;
+            end = ph * (id + 1) / team;
+#endif
+            std::vector<T> rows(3 * pw);
+            T* gx = rows.data();
+            T* gy = gx + pw;
+            T* gy_up = gy + pw;  // shrunk vertical differences of the row above
+            auto vertical = [&](std::size_t r, T* g) {
+                const T* xr = x + r * pw;
+                const T* xd = x + ((r + 1) % ph) * pw;
+                for (std::size_t c = 0; c < pw; ++c) g[c] = shrink(scale * (xd[c] - xr[c]));
+            };
+            if (begin < end) vertical((begin + ph - 1) % ph, gy_up);
+            for (std::size_t r = begin; r < end; ++r) {
+                const T* xr = x + r * pw;
+                for (std::size_t c = 0; c + 1 < pw; ++c) gx[c] = shrink(scale * (xr[c + 1] - xr[c]));
+                gx[pw - 1] = shrink(scale * (xr[0] - xr[pw - 1]));
+                vertical(r, gy);
+                T* d = out + r * pw;
+                d[0] = gx[pw - 1] - gx[0] + gy_up[0] - gy[0];
+                for (std::size_t c = 1; c < pw; ++c) d[c] = gx[c - 1] - gx[c] + gy_up[c] - gy[c];
+                std::swap(gy, gy_up);
+            }
+        }
+    }
+
+    // q = K'MK p for q = K p on entry: back to the canvas, mask (and the
+    // 1/(ph pw) of the unnormalised inverse), forward again; the caller
+    // multiplies by conj(K) in its next pass.
+    void masked_round_trip(cbuf& q) {
+        const std::size_t ph = ph_, pw = pw_, h = h_, w = w_;
+        const T inv_n = T(1) / static_cast<T>(ph * pw);
+        fft::inverse_destroying<Fft>(ph, pw, q.data(), work_.data());
+        T* work = work_.data();
+#pragma omp parallel for schedule(static) if (parallel())
         for (std::size_t r = 0; r < ph; ++r) {
-            const T* xr = x_.data() + r * pw;
-            const T* xd = x_.data() + ((r + 1) % ph) * pw;
-            T* gx = wx_.data() + r * pw;
-            T* gy = wy_.data() + r * pw;
-            for (std::size_t c = 0; c + 1 < pw; ++c) gx[c] = shrink(xr[c + 1] - xr[c]);
-            gx[pw - 1] = shrink(xr[0] - xr[pw - 1]);
-            for (std::size_t c = 0; c < pw; ++c) gy[c] = shrink(xd[c] - xr[c]);
+            T* row = work + r * pw;
+            const std::size_t seen = r < h ? w : 0;
+            for (std::size_t c = 0; c < seen; ++c) row[c] *= inv_n;
+            for (std::size_t c = seen; c < pw; ++c) row[c] = T(0);
+        }
+        Fft::template forward<T>(ph, pw, work_.data(), q.data());
+    }
+
+    // Preconditioned CG on (mu K'MK + D'D) X = F(D'w) + mu K'My, the first
+    // term in r_f_ on entry, warm-started from x_f_. K'MK x is carried along
+    // in kmk_x_f_ (updated with every step), so the starting residual for a
+    // new mu and right-hand side costs no transform. The preconditioner is
+    // the circulant part, 1 / (mu |K|^2 + |D|^2), in inv_den_; z = r inv_den_
+    // is never stored.
+    void solve_masked(T mu, int iterations) {
+        const std::size_t ph = ph_, wc = wc_;
+        const T* gp = gradient_power_.data();
+        T* inv_den = inv_den_.data();
+        const complex* K = kernel_f_.data();
+        const complex* data = data_f_.data();
+        complex *x = x_f_.data(), *kmk_x = kmk_x_f_.data(), *r = r_f_.data(), *p = p_f_.data(), *q = q_f_.data();
+        const bool par = parallel();
+
+        // r = rhs - A x, p = z, q = K p, rz = <r, z>.
+        double rz = 0;
+#pragma omp parallel for schedule(static) reduction(+ : rz) if (par)
+        for (std::size_t u = 0; u < ph; ++u) {
+            double row = 0;
+            for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
+                const T d = T(1) / (mu * std::norm(K[i]) + gp[i]);
+                inv_den[i] = d;
+                const complex ri = r[i] + mu * (data[i] - kmk_x[i]) - gp[i] * x[i];
+                r[i] = ri;
+                p[i] = d * ri;
+                q[i] = complex_mul(p[i], K[i]);
+                row += static_cast<double>(d) * std::norm(ri);
+            }
+            rz += full_spectrum_sum(row, [&](std::size_t v) { return double(inv_den[u * wc + v]) * std::norm(r[u * wc + v]); });
+        }
+        for (int it = 0; it < iterations && rz > 0; ++it) {
+            masked_round_trip(q_f_);
+            // q = K'MK p (finishing the round trip); pap = <p, A p>, A p = mu q + |D|^2 p.
+            double pap = 0;
+#pragma omp parallel for schedule(static) reduction(+ : pap) if (par)
+            for (std::size_t u = 0; u < ph; ++u) {
+                auto term = [&](std::size_t i) { return re_dot(p[i], mu * q[i] + gp[i] * p[i]); };
+                double row = 0;
+                for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
+                    q[i] = complex_mul_conj(K[i], q[i]);
+                    row += term(i);
+                }
+                pap += full_spectrum_sum(row, [&](std::size_t v) { return term(u * wc + v); });
+            }
+            if (!(pap > 0)) break;
+            const T step = static_cast<T>(rz / pap);
+            if (it + 1 == iterations) {  // the last step needs no new residual
+#pragma omp parallel for schedule(static) if (par)
+                for (std::size_t i = 0; i < ph * wc; ++i) {
+                    x[i] += step * p[i];
+                    kmk_x[i] += step * q[i];
+                }
+                break;
+            }
+            double rz_next = 0;
+#pragma omp parallel for schedule(static) reduction(+ : rz_next) if (par)
+            for (std::size_t u = 0; u < ph; ++u) {
+                double row = 0;
+                for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
+                    x[i] += step * p[i];
+                    kmk_x[i] += step * q[i];
+                    r[i] -= step * (mu * q[i] + gp[i] * p[i]);
+                    row += static_cast<double>(inv_den[i]) * std::norm(r[i]);
+                }
+                rz_next += full_spectrum_sum(row, [&](std::size_t v) { return double(inv_den[u * wc + v]) * std::norm(r[u * wc + v]); });
+            }
+            const T momentum = static_cast<T>(rz_next / rz);
+            rz = rz_next;
+            // p = z + momentum p, q = K p (the start of the next round trip).
+#pragma omp parallel for schedule(static) if (par)
+            for (std::size_t i = 0; i < ph * wc; ++i) {
+                p[i] = inv_den[i] * r[i] + momentum * p[i];
+                q[i] = complex_mul(p[i], K[i]);
+            }
         }
     }
 
     // Real part of conj(a) b, the summand of the inner product of two real
     // canvases given by their half spectra (times the Parseval weight).
-    static double re_dot(std::complex<T> a, std::complex<T> b) {
+    static double re_dot(complex a, complex b) {
         return static_cast<double>(a.real()) * b.real() + static_cast<double>(a.imag()) * b.imag();
-    }
-
-    // out = K'MK p, spectra in and out (two FFTs).
-    void apply_blur_normal(const cvec& p, cvec& out) {
-        const std::size_t ph = ph_, pw = pw_, nc = p.size();
-        const T inv_n = T(1) / static_cast<T>(ph * pw);  // the inverse transform is unnormalised
-        for (std::size_t i = 0; i < nc; ++i) out[i] = complex_mul(p[i], kernel_f_[i]);
-        Fft::template inverse<T>(ph, pw, out.data(), work_.data());
-        for (std::size_t r = 0; r < ph; ++r) {
-            T* row = work_.data() + r * pw;
-            const std::size_t seen = r < h_ ? w_ : 0;
-            for (std::size_t c = 0; c < seen; ++c) row[c] *= inv_n;
-            for (std::size_t c = seen; c < pw; ++c) row[c] = T(0);
-        }
-        Fft::template forward<T>(ph, pw, work_.data(), out.data());
-        for (std::size_t i = 0; i < nc; ++i) out[i] = complex_mul_conj(kernel_f_[i], out[i]);
-    }
-
-    // Preconditioned CG on (mu K'MK + D'D) X = rhs_f_, warm-started from x_f_.
-    // K'MK x is carried along in kmk_x_f_ (updated with every step), so the
-    // starting residual for a new mu and right-hand side costs no transform.
-    void solve_masked(T mu, int iterations) {
-        const std::size_t nc = x_f_.size();
-        double rz = 0;
-        for (std::size_t i = 0; i < nc; ++i) {
-            inv_den_[i] = T(1) / (mu * kernel_power_[i] + gradient_power_[i]);
-            r_f_[i] = rhs_f_[i] - mu * kmk_x_f_[i] - gradient_power_[i] * x_f_[i];
-            p_f_[i] = z_f_[i] = r_f_[i] * inv_den_[i];
-            rz += weight_[i] * re_dot(r_f_[i], z_f_[i]);
-        }
-        for (int it = 0; it < iterations && rz > 0; ++it) {
-            apply_blur_normal(p_f_, kmk_p_f_);
-            double pap = 0;
-            for (std::size_t i = 0; i < nc; ++i) {
-                ap_f_[i] = mu * kmk_p_f_[i] + gradient_power_[i] * p_f_[i];
-                pap += weight_[i] * re_dot(p_f_[i], ap_f_[i]);
-            }
-            if (!(pap > 0)) break;
-            const T step = static_cast<T>(rz / pap);
-            const bool last = it + 1 == iterations;
-            double rz_next = 0;
-            for (std::size_t i = 0; i < nc; ++i) {
-                x_f_[i] += step * p_f_[i];
-                kmk_x_f_[i] += step * kmk_p_f_[i];
-                if (last) continue;
-                r_f_[i] -= step * ap_f_[i];
-                z_f_[i] = r_f_[i] * inv_den_[i];
-                rz_next += weight_[i] * re_dot(r_f_[i], z_f_[i]);
-            }
-            if (last) break;
-            const T momentum = static_cast<T>(rz_next / rz);
-            rz = rz_next;
-            for (std::size_t i = 0; i < nc; ++i) p_f_[i] = z_f_[i] + momentum * p_f_[i];
-        }
     }
 
     void solve(const T* blurry, T* out) {
         for (std::size_t i = 0; i < h_ * w_; ++i)
             if (!std::isfinite(static_cast<double>(blurry[i])))
                 throw std::invalid_argument("deblur::HyperLaplacianDeconvolver: the blurry image contains NaN or infinity");
-        const std::size_t ph = ph_, pw = pw_, n = ph * pw, nc = x_f_.size();
-        const T inv_n = T(1) / static_cast<T>(n);  // the inverse transform is unnormalised
-        const bool masked = options_.estimate_boundary;
+        const std::size_t ph = ph_, pw = pw_, h = h_, w = w_, nc = ph * wc_;
+        const bool masked = options_.estimate_boundary, par = parallel();
+        complex *K = kernel_f_.data(), *data = data_f_.data(), *x_f = x_f_.data(), *r = r_f_.data();
         // Start from the blurry image, smoothly extended over the canvas.
-        periodic_extension(blurry, h_, w_, canvas_.data(), ph, pw);
-        x_ = canvas_;
-        Fft::template forward<T>(ph, pw, canvas_.data(), x_f_.data());
-        // Data term K'M y (masked) or K' y_extended (unmasked).
-        if (masked)
-            for (std::size_t r = 0; r < ph; ++r)
-                for (std::size_t c = 0; c < pw; ++c)
-                    if (!observed(r, c)) canvas_[r * pw + c] = T(0);
-        Fft::template forward<T>(ph, pw, canvas_.data(), data_f_.data());
-        for (std::size_t i = 0; i < nc; ++i) data_f_[i] = complex_mul_conj(kernel_f_[i], data_f_[i]);
-        if (masked) apply_blur_normal(x_f_, kmk_x_f_);
+        periodic_extension(blurry, h, w, x_.data(), ph, pw);
+        Fft::template forward<T>(ph, pw, x_.data(), x_f);
+        // Data term K'M y (masked: the image with a zero band) or K' y_extended (unmasked).
+        if (masked) {
+            T* work = work_.data();
+#pragma omp parallel for schedule(static) if (par)
+            for (std::size_t row = 0; row < ph; ++row) {
+                T* d = work + row * pw;
+                const std::size_t seen = row < h ? w : 0;
+                for (std::size_t c = 0; c < seen; ++c) d[c] = blurry[row * w + c];
+                for (std::size_t c = seen; c < pw; ++c) d[c] = T(0);
+            }
+            Fft::template forward<T>(ph, pw, work_.data(), data);
+        }
+        const complex* y_f = masked ? data : x_f;
+        complex* kmk_x = kmk_x_f_.data();
+#pragma omp parallel for schedule(static) if (par)
+        for (std::size_t i = 0; i < nc; ++i) {
+            data[i] = complex_mul_conj(K[i], y_f[i]);
+            if (masked) kmk_x[i] = complex_mul(x_f[i], K[i]);
+        }
+        if (masked) {
+            masked_round_trip(kmk_x_f_);
+#pragma omp parallel for schedule(static) if (par)
+            for (std::size_t i = 0; i < nc; ++i) kmk_x[i] = complex_mul_conj(K[i], kmk_x[i]);
+        }
 
+        // x_ holds x times `scale` (the inverse transform is unnormalised; the
+        // factor is applied where x_ is read rather than in a pass of its own).
+        T scale = T(1);
         double beta = options_.beta_start;
         for (int outer = 0; outer < options_.outer_iterations; ++outer, beta *= options_.beta_rate) {
             const HyperLaplacianShrinkage<T> exact(options_.alpha, beta);
@@ -231,29 +329,31 @@ private:
                 else table_.emplace(exact);
             }
             for (int inner = 0; inner < options_.inner_iterations; ++inner) {
-                if (tabulate) shrink_gradients(*table_);
-                else shrink_gradients(exact);
-                gradient_adjoint(wx_.data(), wy_.data(), ph, pw, work_.data());  // work = Dx' wx + Dy' wy
-                Fft::template forward<T>(ph, pw, work_.data(), rhs_f_.data());
-                for (std::size_t i = 0; i < nc; ++i) rhs_f_[i] += mu * data_f_[i];
+                if (tabulate) shrink_adjoint(*table_, scale);
+                else shrink_adjoint(exact, scale);
+                Fft::template forward<T>(ph, pw, work_.data(), r);  // F(D'w)
                 if (masked) {
                     solve_masked(mu, options_.boundary_iterations);
                 } else {
-                    for (std::size_t i = 0; i < nc; ++i) x_f_[i] = rhs_f_[i] * (T(1) / (mu * kernel_power_[i] + gradient_power_[i]));
+                    const T* gp = gradient_power_.data();
+#pragma omp parallel for schedule(static) if (par)
+                    for (std::size_t i = 0; i < nc; ++i)
+                        x_f[i] = (r[i] + mu * data[i]) * (T(1) / (mu * std::norm(K[i]) + gp[i]));
                 }
-                Fft::template inverse<T>(ph, pw, x_f_.data(), x_.data());
-                for (std::size_t i = 0; i < n; ++i) x_[i] *= inv_n;
+                Fft::template inverse<T>(ph, pw, x_f, x_.data());
+                scale = T(1) / static_cast<T>(ph * pw);
             }
         }
-        for (std::size_t r = 0; r < h_; ++r)
-            for (std::size_t c = 0; c < w_; ++c) out[r * w_ + c] = x_[r * pw + c];
+        for (std::size_t row = 0; row < h; ++row)
+            for (std::size_t c = 0; c < w; ++c) out[row * w + c] = scale * x_[row * pw + c];
     }
 
     DeconvOptions options_;
-    std::size_t h_ = 0, w_ = 0, ph_ = 0, pw_ = 0;
-    rvec canvas_, x_, wx_, wy_, work_;
-    cvec kernel_f_, data_f_, x_f_, kmk_x_f_, rhs_f_, r_f_, z_f_, p_f_, ap_f_, kmk_p_f_;
-    rvec kernel_power_, gradient_power_, weight_, inv_den_;
+    std::size_t h_ = 0, w_ = 0, ph_ = 0, pw_ = 0, wc_ = 0;
+    rbuf x_, work_;
+    // Half spectra: the kernel, K'My, x, K'MK x, the CG residual, direction and K'MK direction.
+    cbuf kernel_f_, data_f_, x_f_, kmk_x_f_, r_f_, p_f_, q_f_;
+    rbuf gradient_power_, inv_den_;
     std::optional<ShrinkageTable<T>> table_;
 };
 

@@ -124,6 +124,15 @@ public:
         api::exec_c2r(plan_for<T>(h, w, false, aligned(out)), cin, out);
     }
 
+    // As `inverse`, but `in` may be overwritten: saves the copy when the
+    // caller no longer needs the spectrum.
+    template <class T>
+    static void inverse_destroying(std::size_t h, std::size_t w, std::complex<T>* in, T* out) {
+        using api = detail::fftw_api<T>;
+        if (!aligned(in)) return inverse<T>(h, w, in, out);
+        api::exec_c2r(plan_for<T>(h, w, false, aligned(out)), reinterpret_cast<typename api::complex*>(in), out);
+    }
+
     // Number of plans in the cache (for tests of plan reuse).
     template <class T>
     static std::size_t cached_plans() {
@@ -188,5 +197,14 @@ private:
         return p;
     }
 };
+
+// Fft::inverse_destroying where the policy has it, else Fft::inverse.
+template <class Fft, class T>
+void inverse_destroying(std::size_t h, std::size_t w, std::complex<T>* in, T* out) {
+    if constexpr (requires { Fft::template inverse_destroying<T>(h, w, in, out); })
+        Fft::template inverse_destroying<T>(h, w, in, out);
+    else
+        Fft::template inverse<T>(h, w, in, out);
+}
 
 }  // namespace deblur::fft

@@ -28,10 +28,15 @@
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include "../blur/center_kernel.hpp"
 #include "../blur/real_fft_size.hpp"
 #include "../deconv/fourier_terms.hpp"
 #include "../deconv/periodic_extension.hpp"
+#include "../fft/buffer.hpp"
 #include "../fft/fftw.hpp"
 #include "../net/linear_resize.hpp"
 
@@ -109,8 +114,12 @@ public:
     }
 
 private:
-    using rvec = typename Fft::template vector<T>;
-    using cvec = typename Fft::template vector<std::complex<T>>;
+    using rvec = fft::Buffer<T>;
+    using cvec = fft::Buffer<std::complex<T>>;
+
+    // Passes over fewer spectrum values than this stay on one thread.
+    static constexpr std::size_t parallel_size = std::size_t(1) << 16;
+    bool parallel() const { return y_f_.size() >= parallel_size; }
 
     static int odd(double x) { return 2 * static_cast<int>(std::floor(x / 2)) + 1; }
 
@@ -160,10 +169,10 @@ private:
         ph_ = real_fft_size(h + n);
         pw_ = real_fft_size(w + n);
         const std::size_t nr = ph_ * pw_, nc = ph_ * (pw_ / 2 + 1);
-        for (rvec* v : {&canvas_, &latent_, &gx_, &gy_}) v->assign(nr, T(0));
-        for (cvec* v : {&y_f_, &yx_f_, &yy_f_, &k_f_, &ky_f_, &s_f_, &dx_f_, &dy_f_, &work_f_}) v->assign(nc, {});
-        grad_power_.assign(nc, T(0));
-        k_power_.assign(nc, T(0));
+        for (rvec* v : {&canvas_, &latent_}) v->resize(nr);
+        for (cvec* v : {&y_f_, &yx_f_, &yy_f_, &k_f_, &ky_f_, &s_f_, &dx_f_, &dy_f_, &work_f_}) v->resize(nc);
+        grad_power_.resize(nc);
+        k_power_.resize(nc);
         gradient_power_spectrum(ph_, pw_, grad_power_.data());
         // Transfer functions of the forward differences: impulse responses
         // x[c+1] - x[c] -> taps +1 at -1 and -1 at 0, wrapped on the canvas.
@@ -182,7 +191,7 @@ private:
         prepare(h, w, n);
         const std::size_t nc = y_f_.size();
         periodic_extension(y.data(), h, w, canvas_.data(), ph_, pw_);
-        latent_ = canvas_;
+        std::copy(canvas_.begin(), canvas_.end(), latent_.begin());
         Fft::template forward<T>(ph_, pw_, canvas_.data(), y_f_.data());
         for (std::size_t i = 0; i < nc; ++i) {
             yx_f_[i] = complex_mul(dx_f_[i], y_f_[i]);
@@ -197,49 +206,113 @@ private:
         return k;
     }
 
-    // S = argmin ||k * S - y||^2 + lambda ||grad S||_0 on the canvas, warm-started from latent_.
+    // S = argmin ||k * S - y||^2 + lambda ||grad S||_0 on the canvas,
+    // warm-started from latent_. The spectrum of the last step is left in
+    // s_f_ for the kernel update.
     void l0_latent(const Kernel& k, double lambda) {
         const std::size_t ph = ph_, pw = pw_, nr = ph * pw, nc = y_f_.size();
+        const T inv_n = T(1) / static_cast<T>(nr);
         kernel_spectrum<Fft>(k, ph, pw, canvas_.data(), k_f_.data());
+        const bool par = parallel();
+#pragma omp parallel for schedule(static) if (par)
         for (std::size_t i = 0; i < nc; ++i) {  // K'y and |K|^2 do not change with beta
             ky_f_[i] = complex_mul_conj(k_f_[i], y_f_[i]);
             k_power_[i] = std::norm(k_f_[i]);
         }
-        const T inv_n = T(1) / static_cast<T>(nr);
+        if (!(2 * lambda < 1e5)) std::fill(s_f_.begin(), s_f_.end(), std::complex<T>{});  // no step: S = 0
         for (double beta = 2 * lambda; beta < 1e5; beta *= options_.beta_rate) {
-            const T threshold = static_cast<T>(lambda / beta);
-            for (std::size_t r = 0; r < ph; ++r) {
-                const T* s = latent_.data() + r * pw;
-                const T* down = latent_.data() + ((r + 1) % ph) * pw;
-                T* hx = gx_.data() + r * pw;
-                T* vy = gy_.data() + r * pw;
-                for (std::size_t c = 0; c < pw; ++c) {
-                    const T dx = s[c + 1 < pw ? c + 1 : 0] - s[c], dy = down[c] - s[c];
-                    const bool keep = dx * dx + dy * dy >= threshold;
-                    hx[c] = keep ? dx : T(0);
-                    vy[c] = keep ? dy : T(0);
-                }
-            }
-            gradient_adjoint(gx_.data(), gy_.data(), ph, pw, canvas_.data());
-            Fft::template forward<T>(ph, pw, canvas_.data(), work_f_.data());
+            const bool last = !(beta * options_.beta_rate < 1e5);
+            const std::size_t kept = thresholded_gradient_adjoint(static_cast<T>(lambda / beta));
+            // Gradient steps that keep no edge (the first few: lambda / beta
+            // is large) have D'g = 0, whose transform needs no FFT.
             const T b = static_cast<T>(beta);
-            for (std::size_t i = 0; i < nc; ++i)
-                s_f_[i] = (ky_f_[i] + b * work_f_[i]) * (T(1) / (k_power_[i] + b * grad_power_[i]));
-            Fft::template inverse<T>(ph, pw, s_f_.data(), latent_.data());
-            for (std::size_t i = 0; i < nr; ++i) latent_[i] *= inv_n;
+            std::complex<T>* s_f = last ? s_f_.data() : work_f_.data();
+            if (kept > 0) {
+                Fft::template forward<T>(ph, pw, canvas_.data(), work_f_.data());
+#pragma omp parallel for schedule(static) if (par)
+                for (std::size_t i = 0; i < nc; ++i)
+                    s_f[i] = (ky_f_[i] + b * work_f_[i]) * (T(1) / (k_power_[i] + b * grad_power_[i]));
+            } else {
+#pragma omp parallel for schedule(static) if (par)
+                for (std::size_t i = 0; i < nc; ++i) s_f[i] = ky_f_[i] * (T(1) / (k_power_[i] + b * grad_power_[i]));
+            }
+            if (last) Fft::template inverse<T>(ph, pw, s_f, latent_.data());
+            else fft::inverse_destroying<Fft>(ph, pw, s_f, latent_.data());
+            // (A separate pass: folding the scale into the gradients lets the
+            // compiler fuse multiply-adds, which changes the refined kernel.)
+            T* latent = latent_.data();
+#pragma omp parallel for schedule(static) if (par)
+            for (std::size_t i = 0; i < nr; ++i) latent[i] *= inv_n;
         }
+    }
+
+    // canvas_ = Dx' gx + Dy' gy, where (gx, gy) is the gradient of the latent
+    // image where |grad|^2 >= threshold and 0 elsewhere (the L0 step), in one
+    // pass; returns the number of pixels kept.
+    std::size_t thresholded_gradient_adjoint(T threshold) {
+        const std::size_t ph = ph_, pw = pw_;
+        const T* s = latent_.data();
+        T* out = canvas_.data();
+        if (rows_.size() < 3 * pw * max_team()) rows_.resize(3 * pw * max_team());
+        std::size_t kept = 0;
+#pragma omp parallel if (parallel()) reduction(+ : kept)
+        {
+            std::size_t begin = 0, end = ph, id = 0;
+#if defined(_OPENMP)
+            const auto team = static_cast<std::size_t>(omp_get_num_threads());
+            id = static_cast<std::size_t>(omp_get_thread_num());
+            begin = ph * id / team;
+            end = ph * (id + 1) / team;
+#endif
+            T* hx = rows_.data() + 3 * pw * id;  // this row's kept gradients
+            T* vy = hx + pw;
+            T* vu = vy + pw;  // the vertical ones of the row above
+            // Kept gradients of row r.
+            auto gradients = [&](std::size_t r, T* gx, T* gy) {
+                const T* sr = s + r * pw;
+                const T* down = s + ((r + 1) % ph) * pw;
+                std::size_t n = 0;
+                auto at = [&](std::size_t c, T right) {
+                    const T dx = right - sr[c], dy = down[c] - sr[c];
+                    const bool keep = dx * dx + dy * dy >= threshold;
+                    gx[c] = keep ? dx : T(0);
+                    gy[c] = keep ? dy : T(0);
+                    return std::size_t(keep);
+                };
+                for (std::size_t c = 0; c + 1 < pw; ++c) n += at(c, sr[c + 1]);  // (vectorised)
+                return n + at(pw - 1, sr[0]);
+            };
+            if (begin < end) gradients((begin + ph - 1) % ph, hx, vu);
+            for (std::size_t r = begin; r < end; ++r) {
+                kept += gradients(r, hx, vy);
+                T* d = out + r * pw;
+                d[0] = hx[pw - 1] - hx[0] + vu[0] - vy[0];
+                for (std::size_t c = 1; c < pw; ++c) d[c] = hx[c - 1] - hx[c] + vu[c] - vy[c];
+                std::swap(vy, vu);
+            }
+        }
+        return kept;
+    }
+
+    static std::size_t max_team() {
+#if defined(_OPENMP)
+        return static_cast<std::size_t>(omp_get_max_threads());
+#else
+        return 1;
+#endif
     }
 
     // k = argmin ||grad S * k - grad y||^2 + gamma ||k||^2, cropped, pruned, normalised, centred.
     Kernel estimate_kernel(const Kernel& previous) {
         const std::size_t ph = ph_, pw = pw_, nc = y_f_.size(), n = previous.shape(0);
         const T gamma = static_cast<T>(options_.kernel_weight);
+#pragma omp parallel for schedule(static) if (parallel())
         for (std::size_t i = 0; i < nc; ++i) {
             const std::complex<T> sx = complex_mul(dx_f_[i], s_f_[i]), sy = complex_mul(dy_f_[i], s_f_[i]);
             work_f_[i] = (complex_mul_conj(sx, yx_f_[i]) + complex_mul_conj(sy, yy_f_[i])) *
                          (T(1) / (std::norm(sx) + std::norm(sy) + gamma));
         }
-        Fft::template inverse<T>(ph, pw, work_f_.data(), canvas_.data());
+        fft::inverse_destroying<Fft>(ph, pw, work_f_.data(), canvas_.data());
         Kernel k = Kernel::from_shape({n, n});
         T peak = 0;
         for (std::size_t i = 0; i < n; ++i)
@@ -313,7 +386,7 @@ private:
 
     KernelRefinerOptions options_;
     std::size_t ph_ = 0, pw_ = 0;
-    rvec canvas_, latent_, gx_, gy_, grad_power_, k_power_;
+    rvec canvas_, latent_, grad_power_, k_power_, rows_;
     cvec y_f_, yx_f_, yy_f_, k_f_, ky_f_, s_f_, dx_f_, dy_f_, work_f_;
 };
 
