@@ -5,6 +5,7 @@
 //
 //   ./build/bench/speed                 # from the project root
 //   ./build/bench/speed --sizes 255 1024 --repeats 5
+//   ./build/bench/speed --device cuda --sizes 1024 2048 4096 --kernels 33
 //
 // Each image is a validation photo resized to N x N, blurred ('same') with a
 // sampled kernel and noise sigma 0.01. "estimate" is what blind_deblur spends
@@ -12,6 +13,9 @@
 // (BlindDeblurOptions::estimation_size, 512 px), the network and the classical
 // refinement; "full" adds the hyper-Laplacian deconvolution of the whole image.
 // Times are the median of --repeats runs after one warm-up run (FFT plans).
+// With --device cuda the network runs on the GPU (in "estimate" too) and a
+// last column times the network alone on the whole N x N image (upload,
+// network, kernel back to the host): the GPU figure of issue 8.
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
@@ -33,6 +37,8 @@
 #include <deblur/io/read_image.hpp>
 #include <deblur/net/linear_resize.hpp>
 #include <deblur/pipeline/blind_deblur.hpp>
+
+#include "../examples/device.hpp"
 
 namespace {
 
@@ -75,12 +81,14 @@ int main(int argc, char** argv) {
     std::vector<int> sizes{255, 800, 1024, 2048}, kernels{17, 25, 33};
     fs::path photo = "../shared/data/val", model;
     int repeats = 3, threads = 0;
+    std::string device = "cpu";
     app.add_option("--sizes", sizes, "Image sizes (square)")->capture_default_str();
     app.add_option("--kernels", kernels, "Kernel sizes")->capture_default_str();
     app.add_option("--photo", photo, "A sharp photo, or a folder whose first photo is used")->capture_default_str();
     app.add_option("--model", model, "Model file (default: the shipped model)");
     app.add_option("--repeats", repeats, "Timed runs per cell (median)")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str();
+    app.add_option("--device", device, "Where the network runs: cpu or cuda")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
         if (threads > 0) omp_set_num_threads(threads);
@@ -94,6 +102,7 @@ int main(int argc, char** argv) {
             if (files.empty()) throw std::runtime_error("no photo in " + photo.string());
             photo = *std::min_element(files.begin(), files.end());
         }
+        const auto network = tools::network_for_device(device);
         const auto gray = io::to_gray(io::read_image(photo).pixels);
         // Paper, Table 1: kernel estimation in Matlab on an Intel i5 (seconds).
         const std::map<std::pair<int, int>, double> paper{
@@ -103,7 +112,8 @@ int main(int argc, char** argv) {
         std::printf("threads %d; photo %s; median of %d runs\n\n", omp_get_max_threads(), photo.filename().string().c_str(),
                     repeats);
         std::printf("| image | kernel | estimate (s) | full deblur (s) | paper, estimate in Matlab (s) | "
-                    "FFT of the image, one forward (ms) |\n|---|---|---|---|---|---|\n");
+                    "FFT of the image, one forward (ms) |%s\n|---|---|---|---|---|---|%s\n",
+                    network ? " network on the whole image, GPU (ms) |" : "", network ? "---|" : "");
         std::mt19937_64 rng(7);
         for (int n : sizes) {
             Tensor<float> resized;
@@ -119,6 +129,7 @@ int main(int argc, char** argv) {
                 BlindDeblurOptions options;
                 options.model = model;
                 options.kernel_size = k;
+                options.network = network;
                 // Time to the "deconvolving" progress line = estimation; the rest = deconvolution.
                 double estimate = 0;
                 Clock::time_point start;
@@ -134,8 +145,13 @@ int main(int argc, char** argv) {
                 });
                 std::nth_element(estimates.begin() + 1, estimates.begin() + 1 + repeats / 2, estimates.end());
                 const auto p = paper.find({n, k});
-                std::printf("| %d x %d | %d | %.3f | %.3f | %s | %.2f |\n", n, n, k, estimates[1 + repeats / 2], full,
+                std::printf("| %d x %d | %d | %.3f | %.3f | %s | %.2f |", n, n, k, estimates[1 + repeats / 2], full,
                             p == paper.end() ? "-" : std::to_string(p->second).substr(0, 4).c_str(), fft);
+                if (network) {
+                    const auto file = options.model.empty() ? default_model_for_noise(0.01) : options.model;
+                    std::printf(" %.1f |", 1e3 * median_seconds(repeats, [&] { network(blurry, file, k, {}); }));
+                }
+                std::printf("\n");
                 std::fflush(stdout);
             }
         }

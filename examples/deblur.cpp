@@ -3,6 +3,7 @@
 //
 //   deblur shaken.jpg sharp.png            # writes sharp.png and sharp.kernel.png
 //   deblur --kernel k.png in.tif out.tif   # known kernel: non-blind only
+//   deblur --device cuda shaken.jpg sharp.png   # the network on the GPU
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
@@ -20,6 +21,8 @@
 #include <deblur/io/write_image.hpp>
 #include <deblur/net/model_error.hpp>
 #include <deblur/pipeline/blind_deblur.hpp>
+
+#include "device.hpp"
 
 namespace {
 
@@ -100,6 +103,7 @@ int main(int argc, char** argv) {
     deblur::BlindDeblurOptions options;
     int threads = 0;
     bool quiet = false;
+    std::string device = "cpu";
     app.add_option("input", input, "Blurry photo (PNG, JPEG, TIFF or PFM)")->required();
     app.add_option("output", output, "Sharp result (.png, .tif or .pfm); the kernel goes to OUTPUT.kernel.png")->required();
     app.add_option("--kernel-size", options.kernel_size, "Largest blur in pixels (0: choose automatically)")
@@ -114,6 +118,8 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
     app.add_flag("!--no-refine", options.refine,
                  "Use the network's kernel as it is (default: refine it classically, see README)");
+    app.add_option("--device", device, "Where the network runs: cpu, or cuda (the GPU; the rest stays on the CPU)")
+        ->capture_default_str();
     app.add_flag("-q,--quiet", quiet, "No progress output");
     CLI11_PARSE(app, argc, argv);
 
@@ -127,6 +133,7 @@ int main(int argc, char** argv) {
         if (threads > 0) omp_set_num_threads(threads);
         deblur::fft::Fftw::set_threads(threads > 0 ? threads : omp_get_max_threads());
         options.progress = say;
+        options.network = deblur::tools::network_for_device(device);
         auto kernel_output = output;
         kernel_output.replace_extension(".kernel.png");
         check_writable(output);

@@ -3,6 +3,7 @@
 //
 //   deblur-train --out runs/s17 --scale 0 --steps 60000
 //   deblur-train --out runs/s25 --scale 1 --init runs/s17/best.dbm --steps 60000
+//   deblur-train --device cuda --out runs/s17 --scale 0    # on the GPU (CUDA builds)
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
@@ -21,6 +22,8 @@
 #include <deblur/train/trainer.hpp>
 #include <deblur/train/training_log.hpp>
 #include <deblur/train/validation_set.hpp>
+
+#include "trainer_backend.hpp"
 
 namespace {
 std::atomic<bool> stop_requested{false};
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
     double checkpoint_minutes = 3;
     std::uint64_t seed = 1;
     bool resume = false;
+    std::string device = "cpu";
     app.add_option("--out", out_dir, "Run folder: checkpoint, best model, CSV log, loss curve")->capture_default_str();
     app.add_option("--scale", topt.scale, "Scale to train (0 = 17 px, 1 = 25 px, 2 = 33 px)")->capture_default_str();
     app.add_option("--init", init, "Model file to start from (e.g. the trained coarser scales)");
@@ -61,6 +65,8 @@ int main(int argc, char** argv) {
     app.add_option("--seed", seed, "Random seed (data and initial parameters)")->capture_default_str();
     app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str();
     app.add_flag("--resume", resume, "Continue the run in --out from its checkpoint");
+    app.add_option("--device", device, "cpu, or cuda: the network and its optimiser on the GPU (same files)")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -69,9 +75,8 @@ int main(int argc, char** argv) {
         fs::create_directories(out_dir);
         const auto checkpoint = out_dir / "checkpoint.dbm", best = out_dir / "best.dbm";
 
-        Net net(seed);
-        if (!init.empty()) load_model(net, init);
-        train::Trainer<Net> trainer(net, topt);
+        const auto backend = tools::make_trainer(device, seed, init, topt);
+        tools::TrainerBackend& trainer = *backend;
         double best_val = std::numeric_limits<double>::infinity();
         if (resume) {
             if (!fs::exists(checkpoint)) throw std::runtime_error("--resume: no checkpoint in " + out_dir.string());
@@ -123,7 +128,7 @@ int main(int argc, char** argv) {
                 val_loss = trainer.validate(val_examples);
                 if (val_loss < best_val) {
                     best_val = val_loss;
-                    save_model(net, best, metadata());
+                    trainer.save_model(best, metadata());
                 }
             }
             if (step % log_every == 0 || validate_now) {

@@ -440,6 +440,35 @@ TEST_CASE("a good input works, and leaves only the result and the kernel picture
     }
 }
 
+// --device cuda without the CUDA backend, or without a GPU, fails like bad
+// input: one clear line, nothing written. An unknown device too.
+TEST_CASE("--device cuda fails cleanly where it cannot run") {
+    TempDir tmp;
+    const fs::path out = tmp.path / "out";
+    fs::create_directories(out);
+    write_bytes(tmp.path / "good.png", png_bytes(pattern(64, 64)));
+    const std::string in = (tmp.path / "good.png").string(), result = (out / "result.png").string();
+    const Run run = run_tool({in, result, "--device", "cuda", "-q"}, tmp.path);
+#if DEBLUR_TOOL_HAS_CUDA
+    if (run.exited && run.status == 0) {
+        MESSAGE("a CUDA device is present: --device cuda ran");
+        CHECK(fs::exists(result));
+        fs::remove(result);
+        fs::remove(out / "result.kernel.png");
+    } else {
+        check_clean_failure(run, out);
+        CHECK_MESSAGE(run.err.find("--device cuda: no CUDA device") != std::string::npos, "stderr: " << run.err);
+    }
+#else
+    check_clean_failure(run, out);
+    CHECK_MESSAGE(run.err.find("--device cuda: this program was built without the CUDA backend") != std::string::npos,
+                  "stderr: " << run.err);
+#endif
+    const Run unknown = run_tool({in, result, "--device", "gpu", "-q"}, tmp.path);
+    check_clean_failure(unknown, out);
+    CHECK_MESSAGE(unknown.err.find("expected cpu or cuda") != std::string::npos, "stderr: " << unknown.err);
+}
+
 TEST_CASE("a failed run leaves an existing result and kernel picture as they were") {
     TempDir tmp;
     const fs::path in = tmp.path / "in", out = tmp.path / "out";

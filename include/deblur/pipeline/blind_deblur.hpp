@@ -102,7 +102,9 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
     const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
     say("model " + model.string());
-    xt::xtensor<float, 2> kernel = detail::cached_estimator(model).estimate(crop, options.kernel_size, options.progress);
+    xt::xtensor<float, 2> kernel =
+        options.network ? options.network(crop, model, options.kernel_size, options.progress)
+                        : detail::cached_estimator(model).estimate(crop, options.kernel_size, options.progress);
     if (options.refine && noise > options.refine_max_noise)
         say("noise above " + std::to_string(options.refine_max_noise) + ": the network's kernel is used unrefined");
     if (options.refine && noise <= options.refine_max_noise) {

@@ -2,10 +2,16 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <xtensor/xtensor.hpp>
 
 #include "kernel_refiner.hpp"
 
 namespace deblur {
+
+// The network's kernel estimate of a gray crop: (crop, model file,
+// kernel_size, progress) -> kernel, as KernelEstimator::estimate.
+using NetworkKernelEstimate = std::function<xt::xtensor<float, 2>(
+    const xt::xtensor<float, 2>&, const std::filesystem::path&, int, const std::function<void(const std::string&)>&)>;
 
 struct BlindDeblurOptions {
     std::filesystem::path model;     // empty: the shipped model for the noise level
@@ -22,6 +28,9 @@ struct BlindDeblurOptions {
     double refine_growth = 2;
     KernelRefinerOptions refinement;
     std::function<void(const std::string&)> progress;  // called with a line of text on long work
+    // Runs the network instead of KernelEstimator<> on the CPU when set, e.g.
+    // deblur::cuda::network_kernel_estimate() (the network on the GPU).
+    NetworkKernelEstimate network;
 };
 
 }  // namespace deblur

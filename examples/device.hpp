@@ -1,0 +1,34 @@
+#pragma once
+// `--device cpu|cuda` of the tools. "cuda" runs the network on the GPU
+// (device_cuda.cu, built only when the CUDA backend is: DEBLUR_TOOLS_CUDA);
+// without it, or without a GPU, choosing it is an error with a clear message.
+#include <stdexcept>
+#include <string>
+
+#include <deblur/pipeline/blind_deblur_options.hpp>
+
+namespace deblur::tools {
+
+#if DEBLUR_TOOLS_CUDA
+NetworkKernelEstimate cuda_network_kernel_estimate();  // device_cuda.cu
+#endif
+
+// The network estimate of BlindDeblurOptions::network for `device` (empty:
+// the CPU network).
+inline NetworkKernelEstimate network_for_device(const std::string& device) {
+    if (device == "cpu") return {};
+    if (device != "cuda") throw std::invalid_argument("--device: expected cpu or cuda, got '" + device + "'");
+#if DEBLUR_TOOLS_CUDA
+    try {
+        return cuda_network_kernel_estimate();
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("--device cuda: ") + e.what());
+    }
+#else
+    throw std::runtime_error(
+        "--device cuda: this program was built without the CUDA backend (configure with -DDEBLUR_CUDA=ON on a "
+        "machine with the CUDA toolkit)");
+#endif
+}
+
+}  // namespace deblur::tools

@@ -1,0 +1,16 @@
+// The CUDA side of `deblur-train --device cuda` (examples/trainer_backend.hpp).
+#include <deblur/cuda/cuda.cuh>
+#include <deblur/cuda/trainer.cuh>
+
+#include "trainer_backend.hpp"
+
+namespace deblur::tools {
+
+std::unique_ptr<TrainerBackend> make_cuda_trainer(std::uint64_t seed, const std::filesystem::path& init,
+                                                  const train::TrainerOptions& options) {
+    if (!cuda::device_available())
+        throw std::runtime_error("--device cuda: no CUDA device found (the driver reports none, or no driver is installed)");
+    return std::make_unique<TrainerOn<PaperNetwork<CudaExec<float>>, cuda::Trainer>>(seed, init, options);
+}
+
+}  // namespace deblur::tools

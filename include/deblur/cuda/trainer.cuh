@@ -1,0 +1,200 @@
+#pragma once
+// cuda::Trainer<Net>: train::Trainer (deblur/train/trainer.hpp) for a CUDA
+// network such as PaperNetwork<CudaExec<float>>. Same stage schedule, L2
+// kernel loss, outlier rejection, ADADELTA (cuda::Adadelta on the layers'
+// device storage) and checkpoint files (model file + "DEBLUROPT1" optimiser
+// state), so a run checkpointed on one device resumes on the other.
+//
+// The examples of a batch run one after another on the device (the CPU
+// trainer spreads them over threads); their gradients add up in the layers.
+// Per example the blurry image goes up, and the K x K kernel comes back and
+// its loss gradient goes up again: the outlier test needs the loss on the host.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../core/atomic_file.hpp"
+#include "../net/model_file.hpp"
+#include "../net/parameters.hpp"
+#include "../train/example_generator.hpp"
+#include "../train/trainer.hpp"
+#include "../train/training_example.hpp"
+#include "adadelta.cuh"
+#include "transfer.cuh"
+
+namespace deblur::cuda {
+
+template <class Net>
+class Trainer {
+public:
+    using scalar = typename Net::scalar;
+    using StepResult = typename train::Trainer<Net>::StepResult;
+
+    Trainer(Net& net, train::TrainerOptions options) : net_(net), options_(options) {
+        if (options.scale >= Net::scale_count) throw std::invalid_argument("deblur::cuda::Trainer: no such scale");
+        if (options.batch < 1) throw std::invalid_argument("deblur::cuda::Trainer: batch must be at least 1");
+        if (options.stage_steps < 1 || options.freeze_steps < 0)
+            throw std::invalid_argument("deblur::cuda::Trainer: stage_steps must be >= 1 and freeze_steps >= 0");
+        net_.for_each_param_storage([&](std::size_t j, std::size_t s, auto, auto) {
+            if (j == options_.scale) stage_count_ = std::max(stage_count_, s + 1);
+        });
+        optimiser_ = Adadelta<scalar>(parameter_count(net_, scale_filter()), options_.optimiser);
+    }
+
+    int kernel_size() const { return Net::kernel_sizes[options_.scale]; }
+    std::int64_t step() const { return step_; }
+    double running_mean() const { return running_mean_; }
+
+    // The schedule of train::Trainer.
+    std::size_t active_stages(std::int64_t step) const {
+        return std::min<std::size_t>(stage_count_, static_cast<std::size_t>(step / options_.stage_steps) + 1);
+    }
+    std::size_t first_learning_stage(std::int64_t step) const {
+        const std::size_t p = active_stages(step) - 1;
+        const bool frozen = p > 0 && step - static_cast<std::int64_t>(p) * options_.stage_steps < options_.freeze_steps;
+        return frozen ? p : 0;
+    }
+
+    StepResult train_step(const train::ExampleGenerator& generator) {
+        batch_.resize(options_.batch);
+        generator.fill_batch(batch_, static_cast<std::uint64_t>(step_));
+        const std::size_t active = active_stages(step_), first = first_learning_stage(step_);
+        const double threshold = running_mean_ > 0 ? options_.outlier_factor * running_mean_
+                                                   : std::numeric_limits<double>::infinity();
+        net_.set_active_stages(options_.scale, active);
+        zero_device_gradients([](std::size_t, std::size_t) { return true; });
+        double sum = 0, mean_all = 0;
+        std::size_t used = 0;
+        for (const auto& ex : batch_) {
+            const double loss = forward(ex, &grad_);
+            mean_all += std::isfinite(loss) ? loss : 0;
+            if (!std::isfinite(loss) || loss > threshold) continue;
+            ++used;
+            sum += loss;
+            grad_ *= scalar(1) / static_cast<scalar>(batch_.size());
+            copy_to_device(grad_, device_grad_);
+            net_.backward(device_blurry_, device_grad_, false);
+        }
+        // Only the learning stages of the scale move: the others get a zero
+        // gradient, hence a zero ADADELTA update (as in train::Trainer).
+        zero_device_gradients([&](std::size_t j, std::size_t s) { return j == options_.scale && (s < first || s >= active); });
+        optimiser_.step(Adadelta<scalar>::blocks_of(net_, scale_filter()));
+        if (used > 0) {
+            const double m = sum / static_cast<double>(used);
+            running_mean_ = running_mean_ > 0 ? 0.99 * running_mean_ + 0.01 * m : m;
+        }
+        ++step_;
+        return {mean_all / static_cast<double>(batch_.size()), batch_.size() - used};
+    }
+
+    double validate(std::span<const train::TrainingExample> examples) {
+        net_.set_active_stages(options_.scale, active_stages(std::max<std::int64_t>(step_ - 1, 0)));
+        double sum = 0;
+        for (const auto& ex : examples) sum += forward(ex, nullptr);
+        return examples.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(examples.size());
+    }
+
+    // Files of train::Trainer::save_checkpoint.
+    void save_checkpoint(const std::filesystem::path& model_path, ModelMetadata metadata) {
+        metadata["step"] = std::to_string(step_);
+        char mean[64];
+        std::snprintf(mean, sizeof mean, "%.17g", running_mean_);
+        metadata["running_mean"] = mean;
+        metadata["scale"] = std::to_string(options_.scale);
+        save_model(net_, model_path, metadata);
+        std::string bytes = "DEBLUROPT1";
+        append(bytes, static_cast<std::int64_t>(step_));
+        const auto state = optimiser_.state();
+        append(bytes, static_cast<std::uint64_t>(state.size()));
+        for (auto v : state) append(bytes, static_cast<double>(v));
+        write_file_atomically(optimiser_path(model_path), bytes);
+    }
+
+    ModelMetadata load_checkpoint(const std::filesystem::path& model_path) {
+        auto meta = load_model(net_, model_path);
+        if (!meta.count("step") || !meta.count("scale") || std::stoul(meta.at("scale")) != options_.scale)
+            throw ModelError("checkpoint " + model_path.string() + ": not a checkpoint of scale " +
+                             std::to_string(options_.scale));
+        const std::int64_t step = std::stoll(meta.at("step"));
+        std::ifstream in(optimiser_path(model_path), std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::size_t at = 10;
+        if (bytes.size() < at || bytes.compare(0, at, "DEBLUROPT1") != 0)
+            throw ModelError("checkpoint " + optimiser_path(model_path).string() + ": missing or not an optimiser state");
+        const auto saved_step = read<std::int64_t>(bytes, at);
+        const auto n = read<std::uint64_t>(bytes, at);
+        if (saved_step != step || n != 2 * optimiser_.size() || bytes.size() != at + n * sizeof(double))
+            throw ModelError("checkpoint " + model_path.string() + ": optimiser state does not match the model");
+        std::vector<scalar> state(n);
+        for (auto& v : state) v = static_cast<scalar>(read<double>(bytes, at));
+        optimiser_.set_state(state, static_cast<std::size_t>(step));
+        step_ = step;
+        running_mean_ = std::stod(meta.at("running_mean"));
+        net_.set_active_stages(options_.scale, active_stages(std::max<std::int64_t>(step_ - 1, 0)));
+        return meta;
+    }
+
+private:
+    // Runs the network on one example; returns its kernel loss and, when
+    // asked, writes the loss gradient (host) for backward.
+    double forward(const train::TrainingExample& ex, Tensor<scalar>* grad) {
+        deblur::resize(blurry_, 1, ex.blurry.shape(0), ex.blurry.shape(1));
+        std::copy(ex.blurry.begin(), ex.blurry.end(), blurry_.begin());
+        copy_to_device(blurry_, device_blurry_);
+        net_.forward(device_blurry_, options_.scale);
+        copy_to_host(net_.kernel(), kernel_);  // waits for the device
+        return train::Trainer<Net>::kernel_loss(kernel_, ex.kernel, grad);
+    }
+
+    template <class Select>
+    void zero_device_gradients(const Select& select) {
+        net_.for_each_param_storage([&](std::size_t j, std::size_t s, std::span<scalar>, std::span<scalar> g) {
+            if (select(j, s) && !g.empty())
+                check(cudaMemsetAsync(g.data(), 0, g.size() * sizeof(scalar), current_stream()), "cudaMemsetAsync");
+        });
+    }
+
+    BlockFilter scale_filter() const {
+        const std::size_t scale = options_.scale;
+        return [scale](std::size_t j, std::size_t) { return j == scale; };
+    }
+    static std::filesystem::path optimiser_path(const std::filesystem::path& model_path) {
+        auto p = model_path;
+        p += ".opt";
+        return p;
+    }
+    template <class V>
+    static void append(std::string& s, V v) {
+        s.append(reinterpret_cast<const char*>(&v), sizeof(V));
+    }
+    template <class V>
+    static V read(const std::string& s, std::size_t& at) {
+        if (s.size() < at + sizeof(V)) throw ModelError("checkpoint optimiser state is truncated");
+        V v;
+        std::memcpy(&v, s.data() + at, sizeof(V));
+        at += sizeof(V);
+        return v;
+    }
+
+    Net& net_;
+    train::TrainerOptions options_;
+    std::size_t stage_count_ = 0;
+    Adadelta<scalar> optimiser_{0};
+    std::vector<train::TrainingExample> batch_;
+    Tensor<scalar> blurry_, kernel_, grad_;
+    DeviceTensor<scalar> device_blurry_, device_grad_;
+    std::int64_t step_ = 0;
+    double running_mean_ = 0;
+};
+
+}  // namespace deblur::cuda
