@@ -6,39 +6,57 @@
 //
 // It is deblur::Exec<T, fft::CuFft>: the FFT backend of the policy names the
 // device. The CUDA layers are partial specialisations of the CPU layer
-// templates for this policy (deblur/cuda/tanh.cuh, conv.cuh, recombine.cuh),
-// so switching a layer between CPU and GPU is changing its policy parameter;
-// rebind_t goes both ways. Include <deblur/cuda/cuda.cuh> (or the layer's
-// .cuh) before naming a layer with this policy.
+// templates for this policy (deblur/cuda/tanh.cuh, conv.cuh, recombine.cuh,
+// quotient.cuh, image_quotient.cuh), and the composites (Chain, Stage, Scale,
+// MultiScale) are the CPU templates themselves, generic over their layers'
+// tensor type (layer_tensor_t), so switching a layer or a whole network
+// between CPU and GPU is changing its policy parameter; rebind_t goes both
+// ways:
+//
+//   deblur::PaperNetwork<deblur::CudaExec<float>> net(seed);  // the paper's network on the GPU
+//   deblur::load_model(net, "models/default.dbm");            // the CPU's model files
+//   net.forward(deblur::cuda::to_device(blurry));             // blurry: 1 x H x W host tensor
+//   auto kernel = deblur::cuda::to_host(net.kernel());
+//
+// Include <deblur/cuda/cuda.cuh> (all of the backend) before naming a layer or
+// network with this policy.
 //
 // The CUDA layers keep the layer protocol of deblur/layers/layer.hpp with
 // device data:
-//   - forward/backward take cuda::DeviceTensor<T> (device memory) instead of
-//     deblur::Tensor<T>; backward ADDS into grad_in and the parameter gradients;
-//     no host round trip inside either (work is enqueued on
-//     cuda::current_stream(), asynchronous);
+//   - forward/backward take cuda::DeviceTensor<T> (device memory; the layers'
+//     `tensor` type) instead of deblur::Tensor<T>; backward ADDS into grad_in
+//     and the parameter gradients; no host round trip inside either (work is
+//     enqueued on cuda::current_stream(), asynchronous; sums such as the
+//     quotient's normalisation stay on the device);
 //   - params()/param_grads() are std::span over DEVICE memory (for device code:
-//     thrust, cuBLAS, a device optimiser); never dereference them on the host;
+//     thrust, cuBLAS, cuda::Adadelta); never dereference them on the host;
 //   - host access goes through num_params(), get_params(dst), set_params(src),
-//     get_param_grads(dst) and zero_grads() (the accessors Chain and the
-//     parameter helpers already prefer), which copy;
+//     get_param_grads(dst), set_param_grads(src) and zero_grads(), which copy;
+//     a network's for_each_param_block hands out such host copies (written
+//     back after the call: model files, checkpoints), for_each_param_storage
+//     the device spans themselves;
 //   - setup(channels, rng) draws the same initial parameters as the CPU layer
 //     with the same generator state.
-// They model cuda::DeviceFeatureLayer, not deblur::FeatureLayer (whose
-// tensors are host tensors); cuda::HostLayer<L> adapts one to FeatureLayer
-// with explicit copies (tests, interop).
+// cuda::HostLayer<L> adapts a CUDA layer to host tensors with explicit copies
+// (tests, interop).
 //
-// Coverage (what runs on the GPU so far):
-//   - covered: fft::CuFft; Tanh, Conv<N, F>, Recombine<M> forward and backward,
-//     float and double.
-//   - NOT covered: Chain, Quotient, ImageQuotient, Stage, Scale, MultiScale,
-//     the blur model, the deconvolution, training and the pipeline. Chain,
-//     Stage and the rest are written against host deblur::Tensor; a CUDA
-//     Quotient/ImageQuotient (taper, batched cuFFT, spectral quotients and
-//     their backward in thrust) is the next step. Naming Quotient or
-//     ImageQuotient with CudaExec stops compilation with a message
-//     (deblur/cuda/unsupported.cuh) instead of running host code on device
-//     pointers.
+// Coverage (what runs on the GPU):
+//   - covered: fft::CuFft (single and batched transforms); Tanh, Conv<N, F>,
+//     Recombine<M>, Quotient<K>, ImageQuotient forward and backward, float and
+//     double; Chain, Stage, Scale and MultiScale (with DeviceLinearResize
+//     between scales), so whole networks such as PaperNetwork<CudaExec<float>>;
+//     ADADELTA (cuda::Adadelta) and training (cuda::Trainer); the network
+//     kernel estimate of the pipeline (cuda::network_kernel_estimate,
+//     `deblur --device cuda`, `deblur-train --device cuda`).
+//   - NOT covered: the EFF layers (EFFQuotient, EFFImageQuotient: naming them
+//     with CudaExec stops compilation with a message, deblur/cuda/
+//     unsupported.cuh), the blur model, the classical kernel refinement and
+//     the deconvolution (the pipeline runs them on the CPU).
+//   - The CUDA Quotient and ImageQuotient do not check their input for NaN
+//     (that would need a host round trip) and reuse the last forward's spectra
+//     in backward for the same input tensors (see their headers).
+//   - Compiled with nvcc 13.0 for sm_90 but not yet run on a GPU (2026-11-25):
+//     tests/cuda/ holds the checks to run first.
 #include <concepts>
 #include <cstddef>
 #include <random>
