@@ -8,6 +8,7 @@
 // 20 MB array page by page took as long as a transform of it (page faults
 // are costly in a virtual machine).
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <type_traits>
@@ -18,6 +19,18 @@
 #endif
 
 namespace deblur::fft {
+
+// Asks Linux for transparent huge pages on the whole 2 MB pages inside
+// [p, p + bytes), for large memory allocated elsewhere and not touched yet
+// (such as an output image); a hint, nothing elsewhere.
+inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    constexpr std::uintptr_t page = std::uintptr_t(2) << 20;
+    const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
+    const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / page * page;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#endif
+}
 
 template <class U>
 class Buffer {
