@@ -3,6 +3,7 @@
 //
 //   deblur shaken.jpg sharp.png            # writes sharp.png and sharp.kernel.png
 //   deblur --kernel k.png in.tif out.tif   # known kernel: non-blind only
+//   deblur --nonuniform --grid 3x3 shaken.jpg sharp.png   # spatially-varying blur: sharp.kernels.png
 //   deblur --device cuda shaken.jpg sharp.png   # the network on the GPU
 #include <CLI/CLI.hpp>
 #include <omp.h>
@@ -12,6 +13,8 @@
 #include <iostream>
 #include <string>
 #include <system_error>
+#include <tuple>
+#include <utility>
 #include <vector>
 #include <unistd.h>
 
@@ -21,6 +24,7 @@
 #include <deblur/io/write_image.hpp>
 #include <deblur/net/model_error.hpp>
 #include <deblur/pipeline/blind_deblur.hpp>
+#include <deblur/pipeline/nonuniform_deblur.hpp>
 
 #include "device.hpp"
 
@@ -45,6 +49,37 @@ deblur::Tensor<float> kernel_picture(const xt::xtensor<float, 2>& k) {
     for (std::size_t r = 0; r < pic.shape(1); ++r)
         for (std::size_t c = 0; c < pic.shape(2); ++c) pic(0, r, c) = k(r / n, c / n) / peak;
     return pic;
+}
+
+// The kernel field as a picture: the local kernels on their grid (as they lie
+// on the photo), each scaled to its own maximum and magnified, separated by
+// gray lines.
+deblur::Tensor<float> kernel_field_picture(const deblur::Tensor<float>& field, std::size_t rows, std::size_t cols) {
+    const std::size_t k = field.shape(1), n = std::max<std::size_t>(1, 128 / k), tile = k * n, gap = 3;
+    auto pic = deblur::make_tensor<float>(1, rows * tile + (rows + 1) * gap, cols * tile + (cols + 1) * gap, 0.3f);
+    for (std::size_t p = 0; p < rows * cols; ++p) {
+        const xt::xtensor<float, 2> kp = xt::view(field, p, xt::all(), xt::all());
+        const float peak = std::max(xt::amax(kp)(), 1e-12f);
+        const std::size_t r0 = gap + (p / cols) * (tile + gap), c0 = gap + (p % cols) * (tile + gap);
+        for (std::size_t r = 0; r < tile; ++r)
+            for (std::size_t c = 0; c < tile; ++c) pic(0, r0 + r, c0 + c) = kp(r / n, c / n) / peak;
+    }
+    return pic;
+}
+
+// "RxC" (e.g. 3x3) as patches per axis.
+std::pair<std::size_t, std::size_t> parse_grid(const std::string& text) {
+    const auto bad = [&] {
+        return std::invalid_argument("--grid " + text + ": expected ROWSxCOLS with whole numbers from 1 to 16, e.g. 3x3");
+    };
+    const auto x = text.find_first_of("xX");
+    if (x == std::string::npos || x == 0 || x + 1 == text.size()) throw bad();
+    const std::string a = text.substr(0, x), b = text.substr(x + 1);
+    for (const std::string& part : {a, b})
+        if (part.size() > 2 || part.find_first_not_of("0123456789") != std::string::npos) throw bad();
+    const std::size_t rows = std::stoul(a), cols = std::stoul(b);
+    if (rows < 1 || cols < 1 || rows > 16 || cols > 16) throw bad();
+    return {rows, cols};
 }
 
 xt::xtensor<float, 2> read_kernel(const fs::path& file) {
@@ -103,6 +138,9 @@ int main(int argc, char** argv) {
     deblur::BlindDeblurOptions options;
     int threads = 0;
     bool quiet = false;
+    bool nonuniform = false;
+    std::string grid_text = "3x3";
+    deblur::NonuniformDeblurOptions nonuniform_options;
     std::string device = "cpu";
     app.add_option("input", input, "Blurry photo (PNG, JPEG, TIFF or PFM)")->required();
     app.add_option("output", output, "Sharp result (.png, .tif or .pfm); the kernel goes to OUTPUT.kernel.png")->required();
@@ -118,6 +156,12 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
     app.add_flag("!--no-refine", options.refine,
                  "Use the network's kernel as it is (default: refine it classically, see README)");
+    app.add_flag("--nonuniform", nonuniform,
+                 "Spatially-varying blur (camera rotation): one kernel per patch of --grid; the kernel field goes to "
+                 "OUTPUT.kernels.png");
+    app.add_option("--grid", grid_text, "Patches per axis for --nonuniform, ROWSxCOLS")->capture_default_str();
+    app.add_option("--eta", nonuniform_options.eta, "For --nonuniform: fraction of camera-motion coefficients kept (0..1]")
+        ->capture_default_str();
     app.add_option("--device", device, "Where the network runs: cpu, or cuda (the GPU; the rest stays on the CPU)")
         ->capture_default_str();
     app.add_flag("-q,--quiet", quiet, "No progress output");
@@ -135,7 +179,13 @@ int main(int argc, char** argv) {
         options.progress = say;
         options.network = deblur::tools::network_for_device(device);
         auto kernel_output = output;
-        kernel_output.replace_extension(".kernel.png");
+        kernel_output.replace_extension(nonuniform ? ".kernels.png" : ".kernel.png");
+        if (!nonuniform && (app.count("--grid") || app.count("--eta")))
+            throw std::invalid_argument("--grid and --eta apply to --nonuniform only");
+        if (nonuniform && !kernel_file.empty()) throw std::invalid_argument("--kernel and --nonuniform exclude each other");
+        if (nonuniform) std::tie(nonuniform_options.grid_rows, nonuniform_options.grid_cols) = parse_grid(grid_text);
+        if (!(nonuniform_options.eta > 0 && nonuniform_options.eta <= 1))
+            throw std::invalid_argument("--eta must lie in (0, 1]");
         check_writable(output);
         check_writable(kernel_output);
         if (!options.model.empty() && fs::is_directory(options.model))
@@ -147,6 +197,7 @@ int main(int argc, char** argv) {
             std::to_string(image.pixels.shape(0)) + " channel(s), " + std::to_string(image.info.bit_depth) + " bit");
 
         xt::xtensor<float, 2> kernel;
+        deblur::Tensor<float> picture;
         deblur::Tensor<float> sharp;
         // Errors about the image itself (too small, ...) name the input file.
         const auto about_input = [&](auto&& work) {
@@ -169,6 +220,13 @@ int main(int argc, char** argv) {
                                                    0.0f, 1.0f)),
                     1 / options.gamma);
             });
+        } else if (nonuniform) {
+            about_input([&] {
+                nonuniform_options.base = options;
+                auto result = deblur::nonuniform_deblur(image.pixels, nonuniform_options);
+                picture = kernel_field_picture(result.kernels, result.grid_rows, result.grid_cols);
+                sharp = std::move(result.sharp);
+            });
         } else {
             about_input([&] {
                 auto result = deblur::blind_deblur(image.pixels, options);
@@ -180,7 +238,7 @@ int main(int argc, char** argv) {
         const auto format = deblur::io::format_from_extension(output);
         write_outputs(output, deblur::io::encode_image(sharp, *format, output_sample_type(image.info, output), output),
                       kernel_output,
-                      deblur::io::encode_image(kernel_picture(kernel), deblur::io::ImageFormat::png,
+                      deblur::io::encode_image(nonuniform ? picture : kernel_picture(kernel), deblur::io::ImageFormat::png,
                                                deblur::io::SampleType::uint8, kernel_output));
         say("wrote " + output.string() + " and " + kernel_output.string());
         return 0;

@@ -749,3 +749,71 @@ TEST_CASE("end to end: a blurred photo crop comes out sharper, with a kernel lik
         CHECK(e.delta_similarity < min_similarity);
     }
 }
+
+// --nonuniform (issue 7): the sharp image and the kernel-field picture, and
+// clean failures on bad grids.
+TEST_CASE("--nonuniform writes the result and the kernel-field picture; bad grids fail cleanly") {
+    TempDir tmp;
+    const fs::path logs = tmp.path / "logs";
+    fs::create_directories(logs);
+    write_bytes(tmp.path / "good.png", png_bytes(pattern(160, 176)));
+    write_bytes(tmp.path / "small.png", png_bytes(pattern(64, 64)));
+    write_bytes(tmp.path / "kernel.png", png_bytes(pattern(5, 5)));
+
+    struct Case {
+        std::string name;
+        std::vector<std::string> args;  // "{output}" is replaced
+        std::string says;               // the error must contain this
+    };
+    const std::string good = (tmp.path / "good.png").string();
+    const std::vector<Case> cases{
+        {"grid 0x3", {good, "{output}", "-q", "--nonuniform", "--grid", "0x3"}, "--grid 0x3"},
+        {"grid 3by3", {good, "{output}", "-q", "--nonuniform", "--grid", "3by3"}, "--grid 3by3"},
+        {"grid 3x", {good, "{output}", "-q", "--nonuniform", "--grid", "3x"}, "--grid 3x"},
+        {"grid -2x2", {good, "{output}", "-q", "--nonuniform", "--grid", "-2x2"}, "--grid -2x2"},
+        {"grid 99x99", {good, "{output}", "-q", "--nonuniform", "--grid", "99x99"}, "--grid 99x99"},
+        {"grid without --nonuniform", {good, "{output}", "-q", "--grid", "2x2"}, "--nonuniform only"},
+        {"eta out of range", {good, "{output}", "-q", "--nonuniform", "--eta", "0"}, "--eta"},
+        {"patches too small for the kernel", {good, "{output}", "-q", "--nonuniform", "--grid", "6x6"}, "coarser grid"},
+        {"image too small for any grid", {(tmp.path / "small.png").string(), "{output}", "-q", "--nonuniform", "--grid", "2x2"},
+         "small.png"},
+        {"--kernel with --nonuniform",
+         {good, "{output}", "-q", "--nonuniform", "--kernel", (tmp.path / "kernel.png").string()}, "exclude"},
+    };
+    int n = 0;
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        const fs::path out = tmp.path / ("out-" + std::to_string(++n));
+        fs::create_directories(out);
+        auto args = c.args;
+        for (auto& a : args)
+            if (a == "{output}") a = (out / "result.png").string();
+        const Run run = run_tool(args, logs);
+        MESSAGE(c.name << " (" << run.seconds << " s): " << run.err.substr(0, run.err.find('\n')));
+        check_clean_failure(run, out);
+        CHECK_MESSAGE(run.err.find(c.says) != std::string::npos, "stderr: " << run.err);
+    }
+
+    // A good run: the result at the input's size, and a picture of 2 x 3 kernels.
+    const fs::path out = tmp.path / "good-out";
+    fs::create_directories(out);
+    const Run run = run_tool({good, (out / "result.png").string(), "-q", "--nonuniform", "--grid", "2x3",
+                              "--kernel-size", "11"},
+                             logs);
+    INFO("stderr: " << run.err);
+    REQUIRE(run.exited);
+    REQUIRE(run.status == 0);
+    CHECK(run.err.empty());
+    const auto names = listing(out);
+    CHECK_MESSAGE(names == (std::set<std::string>{"result.png", "result.kernels.png"}), joined(names));
+    const auto result = deblur::io::read_image(out / "result.png");
+    CHECK(result.pixels.shape(1) == 160);
+    CHECK(result.pixels.shape(2) == 176);
+    // Tiles of n * S px (S odd, n = 128 / S) with 3 px gray lines: 2 rows, 3 columns of them.
+    const auto picture = deblur::io::read_image(out / "result.kernels.png");
+    const std::size_t ph = picture.pixels.shape(1), pw = picture.pixels.shape(2);
+    CHECK((ph - 3 * 3) % 2 == 0);
+    CHECK((pw - 4 * 3) % 3 == 0);
+    CHECK((ph - 9) / 2 == (pw - 12) / 3);  // square tiles
+    CHECK(picture.pixels(0, 1, 1) == doctest::Approx(0.3).epsilon(0.02));  // a separating line
+}

@@ -105,6 +105,15 @@ public:
         return out;
     }
 
+    // The whole latent image of the last solve ((H + Kh - 1) x (W + Kw - 1), the
+    // EFF model's input: the blurry pixel (r, c) sits at (r + Kh/2, c + Kw/2)).
+    xt::xtensor<T, 2> latent() const {
+        xt::xtensor<T, 2> out = xt::xtensor<T, 2>::from_shape({lh_, lw_});
+        for (std::size_t r = 0; r < lh_; ++r)
+            for (std::size_t c = 0; c < lw_; ++c) out(r, c) = x_.empty() ? T(0) : x_[r * pw_ + c];
+        return out;
+    }
+
 private:
     using rvec = typename Fft::template vector<T>;
     using cvec = typename Fft::template vector<std::complex<T>>;
