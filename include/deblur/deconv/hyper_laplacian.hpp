@@ -99,8 +99,9 @@ private:
     using rbuf = fft::Buffer<T>;
     using cbuf = fft::Buffer<complex>;
 
-    // Passes over fewer spectrum values than this stay on one thread.
-    static constexpr std::size_t parallel_size = std::size_t(1) << 16;
+    // Passes over fewer spectrum values than this (a canvas of about 512^2,
+    // where FFTW starts threading: fftw.hpp) stay on one thread.
+    static constexpr std::size_t parallel_size = std::size_t(1) << 17;
     bool parallel() const { return ph_ * wc_ >= parallel_size; }
 
     void prepare(std::size_t h, std::size_t w, const xt::xtensor<T, 2>& kernel) {

@@ -28,10 +28,6 @@
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
 #include "../blur/center_kernel.hpp"
 #include "../blur/real_fft_size.hpp"
 #include "../deconv/fourier_terms.hpp"
@@ -117,9 +113,10 @@ private:
     using rvec = fft::Buffer<T>;
     using cvec = fft::Buffer<std::complex<T>>;
 
-    // Passes over fewer spectrum values than this stay on one thread.
-    static constexpr std::size_t parallel_size = std::size_t(1) << 16;
-    bool parallel() const { return y_f_.size() >= parallel_size; }
+    // The element-wise passes stay on one thread: the canvases are at most
+    // ~600^2, where OpenMP's barriers (hundreds per level) cost more than
+    // they save once another process shares the cores (measured 4x slower
+    // under load); FFTW still threads the transforms from 512^2 (fftw.hpp).
 
     static int odd(double x) { return 2 * static_cast<int>(std::floor(x / 2)) + 1; }
 
@@ -213,8 +210,6 @@ private:
         const std::size_t ph = ph_, pw = pw_, nr = ph * pw, nc = y_f_.size();
         const T inv_n = T(1) / static_cast<T>(nr);
         kernel_spectrum<Fft>(k, ph, pw, canvas_.data(), k_f_.data());
-        const bool par = parallel();
-#pragma omp parallel for schedule(static) if (par)
         for (std::size_t i = 0; i < nc; ++i) {  // K'y and |K|^2 do not change with beta
             ky_f_[i] = complex_mul_conj(k_f_[i], y_f_[i]);
             k_power_[i] = std::norm(k_f_[i]);
@@ -229,11 +224,9 @@ private:
             std::complex<T>* s_f = last ? s_f_.data() : work_f_.data();
             if (kept > 0) {
                 Fft::template forward<T>(ph, pw, canvas_.data(), work_f_.data());
-#pragma omp parallel for schedule(static) if (par)
                 for (std::size_t i = 0; i < nc; ++i)
                     s_f[i] = (ky_f_[i] + b * work_f_[i]) * (T(1) / (k_power_[i] + b * grad_power_[i]));
             } else {
-#pragma omp parallel for schedule(static) if (par)
                 for (std::size_t i = 0; i < nc; ++i) s_f[i] = ky_f_[i] * (T(1) / (k_power_[i] + b * grad_power_[i]));
             }
             if (last) Fft::template inverse<T>(ph, pw, s_f, latent_.data());
@@ -241,7 +234,6 @@ private:
             // (A separate pass: folding the scale into the gradients lets the
             // compiler fuse multiply-adds, which changes the refined kernel.)
             T* latent = latent_.data();
-#pragma omp parallel for schedule(static) if (par)
             for (std::size_t i = 0; i < nr; ++i) latent[i] *= inv_n;
         }
     }
@@ -253,60 +245,41 @@ private:
         const std::size_t ph = ph_, pw = pw_;
         const T* s = latent_.data();
         T* out = canvas_.data();
-        if (rows_.size() < 3 * pw * max_team()) rows_.resize(3 * pw * max_team());
-        std::size_t kept = 0;
-#pragma omp parallel if (parallel()) reduction(+ : kept)
-        {
-            std::size_t begin = 0, end = ph, id = 0;
-#if defined(_OPENMP)
-            const auto team = static_cast<std::size_t>(omp_get_num_threads());
-            id = static_cast<std::size_t>(omp_get_thread_num());
-            begin = ph * id / team;
-            end = ph * (id + 1) / team;
-#endif
-            T* hx = rows_.data() + 3 * pw * id;  // this row's kept gradients
-            T* vy = hx + pw;
-            T* vu = vy + pw;  // the vertical ones of the row above
-            // Kept gradients of row r.
-            auto gradients = [&](std::size_t r, T* gx, T* gy) {
-                const T* sr = s + r * pw;
-                const T* down = s + ((r + 1) % ph) * pw;
-                std::size_t n = 0;
-                auto at = [&](std::size_t c, T right) {
-                    const T dx = right - sr[c], dy = down[c] - sr[c];
-                    const bool keep = dx * dx + dy * dy >= threshold;
-                    gx[c] = keep ? dx : T(0);
-                    gy[c] = keep ? dy : T(0);
-                    return std::size_t(keep);
-                };
-                for (std::size_t c = 0; c + 1 < pw; ++c) n += at(c, sr[c + 1]);  // (vectorised)
-                return n + at(pw - 1, sr[0]);
+        rows_.resize(3 * pw);
+        T* hx = rows_.data();  // this row's kept gradients
+        T* vy = hx + pw;
+        T* vu = vy + pw;  // the vertical ones of the row above
+        // Kept gradients of row r; returns how many.
+        auto gradients = [&](std::size_t r, T* gx, T* gy) {
+            const T* sr = s + r * pw;
+            const T* down = s + ((r + 1) % ph) * pw;
+            auto at = [&](std::size_t c, T right) {
+                const T dx = right - sr[c], dy = down[c] - sr[c];
+                const bool keep = dx * dx + dy * dy >= threshold;
+                gx[c] = keep ? dx : T(0);
+                gy[c] = keep ? dy : T(0);
+                return std::size_t(keep);
             };
-            if (begin < end) gradients((begin + ph - 1) % ph, hx, vu);
-            for (std::size_t r = begin; r < end; ++r) {
-                kept += gradients(r, hx, vy);
-                T* d = out + r * pw;
-                d[0] = hx[pw - 1] - hx[0] + vu[0] - vy[0];
-                for (std::size_t c = 1; c < pw; ++c) d[c] = hx[c - 1] - hx[c] + vu[c] - vy[c];
-                std::swap(vy, vu);
-            }
+            std::size_t n = 0;
+            for (std::size_t c = 0; c + 1 < pw; ++c) n += at(c, sr[c + 1]);  // (vectorised)
+            return n + at(pw - 1, sr[0]);
+        };
+        gradients(ph - 1, hx, vu);
+        std::size_t kept = 0;
+        for (std::size_t r = 0; r < ph; ++r) {
+            kept += gradients(r, hx, vy);
+            T* d = out + r * pw;
+            d[0] = hx[pw - 1] - hx[0] + vu[0] - vy[0];
+            for (std::size_t c = 1; c < pw; ++c) d[c] = hx[c - 1] - hx[c] + vu[c] - vy[c];
+            std::swap(vy, vu);
         }
         return kept;
-    }
-
-    static std::size_t max_team() {
-#if defined(_OPENMP)
-        return static_cast<std::size_t>(omp_get_max_threads());
-#else
-        return 1;
-#endif
     }
 
     // k = argmin ||grad S * k - grad y||^2 + gamma ||k||^2, cropped, pruned, normalised, centred.
     Kernel estimate_kernel(const Kernel& previous) {
         const std::size_t ph = ph_, pw = pw_, nc = y_f_.size(), n = previous.shape(0);
         const T gamma = static_cast<T>(options_.kernel_weight);
-#pragma omp parallel for schedule(static) if (parallel())
         for (std::size_t i = 0; i < nc; ++i) {
             const std::complex<T> sx = complex_mul(dx_f_[i], s_f_[i]), sy = complex_mul(dy_f_[i], s_f_[i]);
             work_f_[i] = (complex_mul_conj(sx, yx_f_[i]) + complex_mul_conj(sy, yy_f_[i])) *
