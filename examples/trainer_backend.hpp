@@ -17,6 +17,8 @@
 #include <deblur/train/trainer.hpp>
 #include <deblur/train/training_example.hpp>
 
+#include "device.hpp"
+
 namespace deblur::tools {
 
 class TrainerBackend {
@@ -77,14 +79,11 @@ std::unique_ptr<TrainerBackend> make_cuda_trainer(std::uint64_t seed, const std:
 inline std::unique_ptr<TrainerBackend> make_trainer(const std::string& device, std::uint64_t seed,
                                                     const std::filesystem::path& init,
                                                     const train::TrainerOptions& options) {
-    if (device == "cpu") return std::make_unique<TrainerOn<DefaultNetwork, train::Trainer>>(seed, init, options);
-    if (device != "cuda") throw std::invalid_argument("--device: expected cpu or cuda, got '" + device + "'");
+    if (!use_cuda(device)) return std::make_unique<TrainerOn<DefaultNetwork, train::Trainer>>(seed, init, options);
 #if DEBLUR_TOOLS_CUDA
     return make_cuda_trainer(seed, init, options);
 #else
-    throw std::runtime_error(
-        "--device cuda: this program was built without the CUDA backend (configure with -DDEBLUR_CUDA=ON on a "
-        "machine with the CUDA toolkit)");
+    throw built_without_cuda();
 #endif
 }
 

@@ -8,8 +8,11 @@ namespace deblur::tools {
 
 std::unique_ptr<TrainerBackend> make_cuda_trainer(std::uint64_t seed, const std::filesystem::path& init,
                                                   const train::TrainerOptions& options) {
-    if (!cuda::device_available())
-        throw std::runtime_error("--device cuda: no CUDA device found (the driver reports none, or no driver is installed)");
+    try {
+        cuda::require_device();
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("--device cuda: ") + e.what());
+    }
     return std::make_unique<TrainerOn<PaperNetwork<CudaExec<float>>, cuda::Trainer>>(seed, init, options);
 }
 

@@ -44,4 +44,9 @@ inline bool device_available() {
     return count > 0;
 }
 
+// Throws Error with a clear message when device_available() is false.
+inline void require_device() {
+    if (!device_available()) throw Error("no CUDA device found (the driver reports none, or no driver is installed)");
+}
+
 }  // namespace deblur::cuda

@@ -29,8 +29,7 @@ using NetworkEstimator = KernelEstimator<PaperNetwork<CudaExec<float>>>;
 inline std::function<xt::xtensor<float, 2>(const xt::xtensor<float, 2>&, const std::filesystem::path&, int,
                                            const std::function<void(const std::string&)>&)>
 network_kernel_estimate() {
-    if (!device_available())
-        throw Error("no CUDA device found (the driver reports none, or no driver is installed)");
+    require_device();
     return [](const xt::xtensor<float, 2>& crop, const std::filesystem::path& model, int kernel_size,
               const std::function<void(const std::string&)>& progress) {
         struct Entry {
