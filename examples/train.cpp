@@ -72,10 +72,10 @@ int main(int argc, char** argv) {
     try {
         if (threads > 0) omp_set_num_threads(threads);
         fft::Fftw::set_threads(1);  // parallel over examples, not inside transforms
+        const auto backend = tools::make_trainer(device, seed, init, topt);  // a bad --device fails before any file is made
         fs::create_directories(out_dir);
         const auto checkpoint = out_dir / "checkpoint.dbm", best = out_dir / "best.dbm";
 
-        const auto backend = tools::make_trainer(device, seed, init, topt);
         tools::TrainerBackend& trainer = *backend;
         double best_val = std::numeric_limits<double>::infinity();
         if (resume) {
