@@ -46,18 +46,16 @@
 #include "shrinkage.hpp"
 #include "shrinkage_table.hpp"
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
 namespace deblur {
 
 // Keeps its canvas size, spectra and buffers between calls: repeated calls on
 // images and kernels of one size allocate nothing and reuse the FFT plans.
-// The element-wise passes over large canvases run on the OpenMP team; the
-// conjugate-gradient updates are fused so that each step reads every spectrum
-// about twice (the passes are memory-bound: at 2048^2 one pass over a
-// spectrum costs about as much as a transform).
+// The conjugate-gradient updates are fused so that each step reads every
+// spectrum about twice (the passes are memory-bound: at 2048^2 one pass over
+// a spectrum costs about as much as a transform). They run on one thread;
+// FFTW threads the transforms of large canvases (fftw.hpp): OpenMP passes
+// measured 1.5-2x slower at 1024^2-2048^2 once other processes shared the
+// two cores (their barriers wait for a preempted thread).
 template <class T, class Fft = fft::Fftw>
 class HyperLaplacianDeconvolver {
 public:
@@ -99,11 +97,6 @@ private:
     using rbuf = fft::Buffer<T>;
     using cbuf = fft::Buffer<complex>;
 
-    // Passes over fewer spectrum values than this (a canvas of about 512^2,
-    // where FFTW starts threading: fftw.hpp) stay on one thread.
-    static constexpr std::size_t parallel_size = std::size_t(1) << 17;
-    bool parallel() const { return ph_ * wc_ >= parallel_size; }
-
     void prepare(std::size_t h, std::size_t w, const xt::xtensor<T, 2>& kernel) {
         const std::size_t kh = kernel.shape(0), kw = kernel.shape(1);
         if (h == 0 || w == 0) throw std::invalid_argument("deblur::HyperLaplacianDeconvolver: empty image");
@@ -143,41 +136,31 @@ private:
     }
 
     // work_ = Dx' wx + Dy' wy with (wx, wy) = shrink of the periodic forward
-    // differences of scale * x_ (the w-subproblem and the adjoint in one pass;
-    // each thread keeps its rows' shrunk gradients in small row buffers).
+    // differences of scale * x_ (the w-subproblem and the adjoint in one
+    // pass; the shrunk gradients of two rows are kept in rows_).
     template <class Shrink>
     void shrink_adjoint(const Shrink& shrink, T scale) {
         const std::size_t ph = ph_, pw = pw_;
         const T* x = x_.data();
-        T* out = work_.data();
-#pragma omp parallel if (parallel())
-        {
-            std::size_t begin = 0, end = ph;
-#if defined(_OPENMP)
-            const auto team = static_cast<std::size_t>(omp_get_num_threads()), id = static_cast<std::size_t>(omp_get_thread_num());
-            begin = ph * id / team;
-            end = ph * (id + 1) / team;
-#endif
-            std::vector<T> rows(3 * pw);
-            T* gx = rows.data();
-            T* gy = gx + pw;
-            T* gy_up = gy + pw;  // shrunk vertical differences of the row above
-            auto vertical = [&](std::size_t r, T* g) {
-                const T* xr = x + r * pw;
-                const T* xd = x + ((r + 1) % ph) * pw;
-                for (std::size_t c = 0; c < pw; ++c) g[c] = shrink(scale * (xd[c] - xr[c]));
-            };
-            if (begin < end) vertical((begin + ph - 1) % ph, gy_up);
-            for (std::size_t r = begin; r < end; ++r) {
-                const T* xr = x + r * pw;
-                for (std::size_t c = 0; c + 1 < pw; ++c) gx[c] = shrink(scale * (xr[c + 1] - xr[c]));
-                gx[pw - 1] = shrink(scale * (xr[0] - xr[pw - 1]));
-                vertical(r, gy);
-                T* d = out + r * pw;
-                d[0] = gx[pw - 1] - gx[0] + gy_up[0] - gy[0];
-                for (std::size_t c = 1; c < pw; ++c) d[c] = gx[c - 1] - gx[c] + gy_up[c] - gy[c];
-                std::swap(gy, gy_up);
-            }
+        rows_.resize(3 * pw);
+        T* gx = rows_.data();
+        T* gy = gx + pw;
+        T* gy_up = gy + pw;  // shrunk vertical differences of the row above
+        auto vertical = [&](std::size_t r, T* g) {
+            const T* xr = x + r * pw;
+            const T* xd = x + ((r + 1) % ph) * pw;
+            for (std::size_t c = 0; c < pw; ++c) g[c] = shrink(scale * (xd[c] - xr[c]));
+        };
+        vertical(ph - 1, gy_up);
+        for (std::size_t r = 0; r < ph; ++r) {
+            const T* xr = x + r * pw;
+            for (std::size_t c = 0; c + 1 < pw; ++c) gx[c] = shrink(scale * (xr[c + 1] - xr[c]));
+            gx[pw - 1] = shrink(scale * (xr[0] - xr[pw - 1]));
+            vertical(r, gy);
+            T* d = work_.data() + r * pw;
+            d[0] = gx[pw - 1] - gx[0] + gy_up[0] - gy[0];
+            for (std::size_t c = 1; c < pw; ++c) d[c] = gx[c - 1] - gx[c] + gy_up[c] - gy[c];
+            std::swap(gy, gy_up);
         }
     }
 
@@ -189,7 +172,6 @@ private:
         const T inv_n = T(1) / static_cast<T>(ph * pw);
         fft::inverse_destroying<Fft>(ph, pw, q.data(), work_.data());
         T* work = work_.data();
-#pragma omp parallel for schedule(static) if (parallel())
         for (std::size_t r = 0; r < ph; ++r) {
             T* row = work + r * pw;
             const std::size_t seen = r < h ? w : 0;
@@ -212,11 +194,9 @@ private:
         const complex* K = kernel_f_.data();
         const complex* data = data_f_.data();
         complex *x = x_f_.data(), *kmk_x = kmk_x_f_.data(), *r = r_f_.data(), *p = p_f_.data(), *q = q_f_.data();
-        const bool par = parallel();
 
         // r = rhs - A x, p = z, q = K p, rz = <r, z>.
         double rz = 0;
-#pragma omp parallel for schedule(static) reduction(+ : rz) if (par)
         for (std::size_t u = 0; u < ph; ++u) {
             double row = 0;
             for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
@@ -234,7 +214,6 @@ private:
             masked_round_trip(q_f_);
             // q = K'MK p (finishing the round trip); pap = <p, A p>, A p = mu q + |D|^2 p.
             double pap = 0;
-#pragma omp parallel for schedule(static) reduction(+ : pap) if (par)
             for (std::size_t u = 0; u < ph; ++u) {
                 auto term = [&](std::size_t i) { return re_dot(p[i], mu * q[i] + gp[i] * p[i]); };
                 double row = 0;
@@ -247,7 +226,6 @@ private:
             if (!(pap > 0)) break;
             const T step = static_cast<T>(rz / pap);
             if (it + 1 == iterations) {  // the last step needs no new residual
-#pragma omp parallel for schedule(static) if (par)
                 for (std::size_t i = 0; i < ph * wc; ++i) {
                     x[i] += step * p[i];
                     kmk_x[i] += step * q[i];
@@ -255,7 +233,6 @@ private:
                 break;
             }
             double rz_next = 0;
-#pragma omp parallel for schedule(static) reduction(+ : rz_next) if (par)
             for (std::size_t u = 0; u < ph; ++u) {
                 double row = 0;
                 for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
@@ -269,7 +246,6 @@ private:
             const T momentum = static_cast<T>(rz_next / rz);
             rz = rz_next;
             // p = z + momentum p, q = K p (the start of the next round trip).
-#pragma omp parallel for schedule(static) if (par)
             for (std::size_t i = 0; i < ph * wc; ++i) {
                 p[i] = inv_den[i] * r[i] + momentum * p[i];
                 q[i] = complex_mul(p[i], K[i]);
@@ -288,7 +264,7 @@ private:
             if (!std::isfinite(static_cast<double>(blurry[i])))
                 throw std::invalid_argument("deblur::HyperLaplacianDeconvolver: the blurry image contains NaN or infinity");
         const std::size_t ph = ph_, pw = pw_, h = h_, w = w_, nc = ph * wc_;
-        const bool masked = options_.estimate_boundary, par = parallel();
+        const bool masked = options_.estimate_boundary;
         complex *K = kernel_f_.data(), *data = data_f_.data(), *x_f = x_f_.data(), *r = r_f_.data();
         // Start from the blurry image, smoothly extended over the canvas.
         periodic_extension(blurry, h, w, x_.data(), ph, pw);
@@ -296,7 +272,6 @@ private:
         // Data term K'M y (masked: the image with a zero band) or K' y_extended (unmasked).
         if (masked) {
             T* work = work_.data();
-#pragma omp parallel for schedule(static) if (par)
             for (std::size_t row = 0; row < ph; ++row) {
                 T* d = work + row * pw;
                 const std::size_t seen = row < h ? w : 0;
@@ -307,14 +282,12 @@ private:
         }
         const complex* y_f = masked ? data : x_f;
         complex* kmk_x = kmk_x_f_.data();
-#pragma omp parallel for schedule(static) if (par)
         for (std::size_t i = 0; i < nc; ++i) {
             data[i] = complex_mul_conj(K[i], y_f[i]);
             if (masked) kmk_x[i] = complex_mul(x_f[i], K[i]);
         }
         if (masked) {
             masked_round_trip(kmk_x_f_);
-#pragma omp parallel for schedule(static) if (par)
             for (std::size_t i = 0; i < nc; ++i) kmk_x[i] = complex_mul_conj(K[i], kmk_x[i]);
         }
 
@@ -339,7 +312,6 @@ private:
                     solve_masked(mu, options_.boundary_iterations);
                 } else {
                     const T* gp = gradient_power_.data();
-#pragma omp parallel for schedule(static) if (par)
                     for (std::size_t i = 0; i < nc; ++i)
                         x_f[i] = (r[i] + mu * data[i]) * (T(1) / (mu * std::norm(K[i]) + gp[i]));
                 }
@@ -353,7 +325,7 @@ private:
 
     DeconvOptions options_;
     std::size_t h_ = 0, w_ = 0, ph_ = 0, pw_ = 0, wc_ = 0;
-    rbuf x_, work_;
+    rbuf x_, work_, rows_;
     // Half spectra: the kernel, K'My, x, K'MK x, the CG residual, direction and K'MK direction.
     cbuf kernel_f_, data_f_, x_f_, kmk_x_f_, r_f_, p_f_, q_f_;
     rbuf gradient_power_, inv_den_;
