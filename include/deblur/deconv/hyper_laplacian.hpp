@@ -112,15 +112,16 @@ private:
         h_ = h;
         w_ = w;
         if (ph != ph_ || pw != pw_) {
-            ph_ = ph;
-            pw_ = pw;
-            wc_ = pw / 2 + 1;
-            const std::size_t n = ph * pw, nc = ph * wc_;
+            const std::size_t n = ph * pw, nc = ph * (pw / 2 + 1);
+            ph_ = pw_ = 0;  // until every buffer has its size (resize may throw)
             for (rbuf* v : {&x_, &work_}) v->resize(n);
             for (cbuf* v : {&kernel_f_, &data_f_, &x_f_, &kmk_x_f_, &r_f_, &p_f_, &q_f_}) v->resize(nc);
             gradient_power_.resize(nc);
             inv_den_.resize(nc);
             gradient_power_spectrum(ph, pw, gradient_power_.data());
+            ph_ = ph;
+            pw_ = pw;
+            wc_ = pw / 2 + 1;
         }
         kernel_spectrum<Fft>(kernel, ph_, pw_, work_.data(), kernel_f_.data());
     }
