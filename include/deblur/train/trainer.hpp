@@ -17,12 +17,9 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -31,7 +28,7 @@
 #include "../net/model_file.hpp"
 #include "../net/parameters.hpp"
 #include "adadelta.hpp"
-#include "../core/atomic_file.hpp"
+#include "checkpoint_file.hpp"
 #include "example_generator.hpp"
 #include "training_example.hpp"
 
@@ -104,7 +101,7 @@ public:
             replica.set_active_stages(options_.scale, active);
             zero_gradients(replica);
             Tensor<scalar> blurry, grad;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static, 1)  // a fixed example-to-replica map: the gradient sum, and so a resumed run, is reproducible
             for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(batch_.size()); ++i) {
                 const auto& ex = batch_[static_cast<std::size_t>(i)];
                 to_tensor(ex.blurry, blurry);
@@ -176,41 +173,19 @@ public:
 
     // Checkpoint = model file (parameters, step, running mean) + optimiser state, both atomic.
     void save_checkpoint(const std::filesystem::path& model_path, ModelMetadata metadata) {
-        metadata["step"] = std::to_string(step_);
-        metadata["running_mean"] = to_string_exact(running_mean_);
-        metadata["scale"] = std::to_string(options_.scale);
-        save_model(net_, model_path, metadata);
-        std::string bytes = "DEBLUROPT1";
-        append(bytes, static_cast<std::int64_t>(step_));
-        const auto state = optimiser_.state();
-        append(bytes, static_cast<std::uint64_t>(state.size()));
-        for (auto v : state) append(bytes, static_cast<double>(v));
-        write_file_atomically(optimiser_path(model_path), bytes);
+        save_checkpoint_files(net_, model_path, std::move(metadata), options_.scale, step_, running_mean_,
+                              optimiser_.state());
     }
 
     // Restores a checkpoint written by save_checkpoint; returns its metadata.
     ModelMetadata load_checkpoint(const std::filesystem::path& model_path) {
-        auto meta = load_model(net_, model_path);
-        if (!meta.count("step") || !meta.count("scale") || std::stoul(meta.at("scale")) != options_.scale)
-            throw ModelError("checkpoint " + model_path.string() + ": not a checkpoint of scale " +
-                             std::to_string(options_.scale));
-        const std::int64_t step = std::stoll(meta.at("step"));
-        std::ifstream in(optimiser_path(model_path), std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        std::size_t at = 10;
-        if (bytes.size() < at || bytes.compare(0, at, "DEBLUROPT1") != 0)
-            throw ModelError("checkpoint " + optimiser_path(model_path).string() + ": missing or not an optimiser state");
-        const auto saved_step = read<std::int64_t>(bytes, at);
-        const auto n = read<std::uint64_t>(bytes, at);
-        if (saved_step != step || n != optimiser_.state().size() || bytes.size() != at + n * sizeof(double))
-            throw ModelError("checkpoint " + model_path.string() + ": optimiser state does not match the model");
-        std::vector<scalar> state(n);
-        for (auto& v : state) v = static_cast<scalar>(read<double>(bytes, at));
-        optimiser_.set_state(state, static_cast<std::size_t>(step));
-        step_ = step;
-        running_mean_ = std::stod(meta.at("running_mean"));
+        auto c = load_checkpoint_files(net_, model_path, options_.scale, optimiser_.state().size());
+        const std::vector<scalar> state(c.optimiser_state.begin(), c.optimiser_state.end());
+        optimiser_.set_state(state, static_cast<std::size_t>(c.step));
+        step_ = c.step;
+        running_mean_ = c.running_mean;
         net_.set_active_stages(options_.scale, active_stages(std::max<std::int64_t>(step_ - 1, 0)));
-        return meta;
+        return c.metadata;
     }
 
     // Sum of squared differences between estimated and true kernel; writes its gradient.
@@ -244,28 +219,6 @@ private:
     static void to_tensor(const Tensor2& image, Tensor<scalar>& out) {
         resize(out, 1, image.shape(0), image.shape(1));
         std::copy(image.begin(), image.end(), out.begin());
-    }
-    static std::filesystem::path optimiser_path(const std::filesystem::path& model_path) {
-        auto p = model_path;
-        p += ".opt";
-        return p;
-    }
-    template <class V>
-    static void append(std::string& s, V v) {
-        s.append(reinterpret_cast<const char*>(&v), sizeof(V));
-    }
-    template <class V>
-    static V read(const std::string& s, std::size_t& at) {
-        if (s.size() < at + sizeof(V)) throw ModelError("checkpoint optimiser state is truncated");
-        V v;
-        std::memcpy(&v, s.data() + at, sizeof(V));
-        at += sizeof(V);
-        return v;
-    }
-    static std::string to_string_exact(double v) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.17g", v);
-        return buf;
     }
 
     Net& net_;
