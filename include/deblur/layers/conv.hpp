@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "../core/exec.hpp"
+#include "../core/fixed_order_sum.hpp"
 #include "../core/tensor.hpp"
 
 namespace deblur {
@@ -132,7 +133,7 @@ public:
                 for (std::size_t r = r0; r < r0 + rows; ++r) {
                     ConstOutMap dout(grad_out.data() + r * g.out_cols, N, static_cast<Eigen::Index>(g.out_cols), plane);
                     weight_grad.noalias() += dout * column_block(ws.toeplitz.data(), g, r - r0).transpose();
-                    bias_grad += dout.rowwise().sum();
+                    for (int n = 0; n < N; ++n) bias_grad[n] += fixed_order_sum(dout.data() + n * dout.outerStride(), g.out_cols);
                     column_block(ws.toeplitz_grad.data(), g, r - r0).noalias() += weights.transpose() * dout;
                 }
                 fold_rows_add(ws, g, r0, rows, shared_from, grad_in);

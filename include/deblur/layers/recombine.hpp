@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "../core/exec.hpp"
+#include "../core/fixed_order_sum.hpp"
 #include "../core/tensor.hpp"
 
 namespace deblur {
@@ -86,7 +87,7 @@ public:
             ConstStridedMap x(in.data() + begin, c, count, Eigen::OuterStride<>(pixels));
             ConstStridedMap dy(grad_out.data() + begin, M, count, Eigen::OuterStride<>(pixels));
             RowMajorMap(param_grad, M, c).noalias() += dy * x.transpose();
-            Eigen::Map<Vector>(param_grad + M * channels_, M) += dy.rowwise().sum();
+            for (int m = 0; m < M; ++m) param_grad[M * channels_ + m] += fixed_order_sum(dy.data() + m * dy.outerStride(), static_cast<std::size_t>(count));
             StridedMap(grad_in.data() + begin, c, count, Eigen::OuterStride<>(pixels)).noalias() += a.transpose() * dy;
         });
         for (int t = 1; t < team; ++t)
