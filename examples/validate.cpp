@@ -8,6 +8,9 @@
 // kernel), both with the same non-blind deconvolution, after aligning the
 // integer shift. Baselines: the delta kernel (no deblurring), and the
 // isotropic Gaussian of the right size whose width is best on this set.
+// With --refine, two more rows: the network's kernel refined classically
+// (KernelRefiner, as the deblur tool does by default) and the same refinement
+// started from a delta, so the share of each part is visible.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 #include <deblur/eval/aligned_ssd.hpp>
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/model_file.hpp>
+#include <deblur/pipeline/kernel_refiner.hpp>
 #include <deblur/train/validation_set.hpp>
 
 namespace {
@@ -60,12 +64,14 @@ int main(int argc, char** argv) {
     int images = 0, crop = 256;
     std::size_t scale = 0;
     double noise = 0.01;
+    bool refine = false;
     app.add_option("--model", model, "Model file")->capture_default_str();
     app.add_option("--scale", scale, "Scale whose kernels are evaluated (0: 17 px, 1: 25 px, 2: 33 px)")->capture_default_str();
     app.add_option("--val-dir", val_dir, "Validation photos")->capture_default_str();
     app.add_option("--images", images, "Validation images used (0: all)")->capture_default_str();
     app.add_option("--crop", crop, "Blurry crop size")->capture_default_str();
     app.add_option("--noise", noise, "Noise level of the validation set")->capture_default_str();
+    app.add_flag("--refine", refine, "Also evaluate the classical refinement (from the network's kernel and from a delta)");
     CLI11_PARSE(app, argc, argv);
     try {
         DefaultNetwork net(0);
@@ -94,6 +100,11 @@ int main(int argc, char** argv) {
                                     {"network, values < 25 % of peak dropped", {}, {}},
                                     {"delta kernel", {}, {}},
                                     {"best Gaussian (sigma " + std::to_string(best_sigma).substr(0, 4) + ")", {}, {}}};
+        if (refine) {
+            methods.push_back({"network + classical refinement (the tool's kernel)", {}, {}});
+            methods.push_back({"classical refinement from a delta", {}, {}});
+        }
+        KernelRefiner<float> refiner;
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
         for (std::size_t i = 0; i < examples.size(); ++i) {
             const auto& ex = examples[i];
@@ -104,8 +115,12 @@ int main(int argc, char** argv) {
             net.forward(input, scale);
             const Kernel estimated = xt::view(net.kernel(), 0, xt::all(), xt::all());
             const double reference = aligned_ssd(Kernel(solver.deconvolve(ex.blurry, ex.kernel)), sharp);
-            const Kernel candidates[] = {estimated, threshold_kernel(estimated, 0.1f), threshold_kernel(estimated, 0.25f),
-                                         delta, gaussian_kernel(k, best_sigma)};
+            std::vector<Kernel> candidates{estimated, threshold_kernel(estimated, 0.1f), threshold_kernel(estimated, 0.25f),
+                                           delta, gaussian_kernel(k, best_sigma)};
+            if (refine) {
+                candidates.push_back(refiner.refine(ex.blurry, estimated, k));
+                candidates.push_back(refiner.refine(ex.blurry, delta, k));
+            }
             for (std::size_t m = 0; m < methods.size(); ++m) {
                 methods[m].kernel_errors.push_back(kernel_error(candidates[m], ex.kernel));
                 methods[m].ratios.push_back(aligned_ssd(Kernel(solver.deconvolve(ex.blurry, candidates[m])), sharp) / reference);
