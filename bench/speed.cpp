@@ -4,7 +4,7 @@
 // (kernel estimation only, Intel i5) and the FFT and GEMM rates of this run.
 //
 //   ./build/bench/speed                 # from the project root
-//   ./build/bench/speed --sizes 255 1024 --repeats 5
+//   ./build/bench/speed --sizes 255 1024 --repeats 5 --stages
 //   ./build/bench/speed --device cuda --sizes 1024 2048 4096 --kernels 33
 //
 // Each image is a validation photo resized to N x N, blurred ('same') with a
@@ -12,7 +12,12 @@
 // before deconvolving: the noise estimate, choosing the estimation window
 // (BlindDeblurOptions::estimation_size, 512 px), the network and the classical
 // refinement; "full" adds the hyper-Laplacian deconvolution of the whole image.
-// Times are the median of --repeats runs after one warm-up run (FFT plans).
+// Times are the median of --repeats runs after one warm-up run (FFT plans),
+// in wall seconds and in the process's CPU seconds (all its threads; steadier
+// than wall time when other jobs share the cores). The stages come from
+// blind_deblur's own timings (BlindDeblurResult::timings); --stages adds a
+// table of them: noise estimate + estimation window, network, refinement,
+// deconvolution, each wall / CPU.
 // With --device cuda the network runs on the GPU (in "estimate" too) and a
 // last column times the network alone on the whole N x N image (upload,
 // network, kernel back to the host): the GPU figure of issue 8.
@@ -23,10 +28,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <deblur/blur/blur.hpp>
@@ -58,6 +65,32 @@ double median_seconds(int repeats, F&& f) {
     return t[t.size() / 2];
 }
 
+double median(std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+}
+
+// Seconds of wall and process CPU time (all threads) since construction.
+struct Stopwatch {
+    Clock::time_point wall = Clock::now();
+    std::clock_t cpu = std::clock();
+    double wall_s() const { return std::chrono::duration<double>(Clock::now() - wall).count(); }
+    double cpu_s() const { return static_cast<double>(std::clock() - cpu) / CLOCKS_PER_SEC; }
+};
+
+// Median wall and CPU seconds of one stage over the timed runs.
+using Timings = deblur::BlindDeblurTimings;
+std::string stage_cell(const std::vector<Timings>& runs, Timings::Stage Timings::*stage) {
+    std::vector<double> wall, cpu;
+    for (const auto& t : runs) {
+        wall.push_back((t.*stage).wall);
+        cpu.push_back((t.*stage).cpu);
+    }
+    char cell[64];
+    std::snprintf(cell, sizeof cell, "%.3f / %.3f", median(wall), median(cpu));
+    return cell;
+}
+
 // GFLOP/s of a float 1024^3 GEMM through Eigen (the convolutions' engine).
 double gemm_gflops(int repeats) {
     const int n = 1024;
@@ -82,6 +115,7 @@ int main(int argc, char** argv) {
     fs::path photo = "../shared/data/val", model;
     int repeats = 3, threads = 0;
     std::string device = "cpu";
+    bool stages = false;
     app.add_option("--sizes", sizes, "Image sizes (square)")->capture_default_str();
     app.add_option("--kernels", kernels, "Kernel sizes")->capture_default_str();
     app.add_option("--photo", photo, "A sharp photo, or a folder whose first photo is used")->capture_default_str();
@@ -89,6 +123,7 @@ int main(int argc, char** argv) {
     app.add_option("--repeats", repeats, "Timed runs per cell (median)")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str();
     app.add_option("--device", device, "Where the network runs: cpu or cuda")->capture_default_str();
+    app.add_flag("--stages", stages, "Add a table of the time per stage (wall / CPU)");
     CLI11_PARSE(app, argc, argv);
     try {
         if (threads > 0) omp_set_num_threads(threads);
@@ -111,9 +146,11 @@ int main(int argc, char** argv) {
 
         std::printf("threads %d; photo %s; median of %d runs\n\n", omp_get_max_threads(), photo.filename().string().c_str(),
                     repeats);
-        std::printf("| image | kernel | estimate (s) | full deblur (s) | paper, estimate in Matlab (s) | "
-                    "FFT of the image, one forward (ms) |%s\n|---|---|---|---|---|---|%s\n",
+        std::printf("| image | kernel | estimate (s) | full deblur (s) | estimate, CPU (s) | full deblur, CPU (s) | "
+                    "paper, estimate in Matlab (s) | FFT of the image, one forward (ms) |%s\n"
+                    "|---|---|---|---|---|---|---|---|%s\n",
                     network ? " network on the whole image, GPU (ms) |" : "", network ? "---|" : "");
+        std::vector<std::string> stage_rows;
         std::mt19937_64 rng(7);
         for (int n : sizes) {
             Tensor<float> resized;
@@ -130,23 +167,30 @@ int main(int argc, char** argv) {
                 options.model = model;
                 options.kernel_size = k;
                 options.network = network;
-                // Time to the "deconvolving" progress line = estimation; the rest = deconvolution.
-                double estimate = 0;
-                Clock::time_point start;
-                options.progress = [&](const std::string& line) {
-                    if (line.find("deconvolving") != std::string::npos)
-                        estimate = std::chrono::duration<double>(Clock::now() - start).count();
-                };
-                std::vector<double> estimates;
-                const double full = median_seconds(repeats, [&] {
-                    start = Clock::now();
-                    blind_deblur(image, options);
-                    estimates.push_back(estimate);
-                });
-                std::nth_element(estimates.begin() + 1, estimates.begin() + 1 + repeats / 2, estimates.end());
+                // Full = the call (and freeing its result); estimate and the
+                // stages from the library's own timings.
+                blind_deblur(image, options);  // warm-up: FFT plans, model file cache
+                std::vector<double> full_wall, full_cpu;
+                std::vector<Timings> runs;
+                for (int i = 0; i < repeats; ++i) {
+                    const Stopwatch watch;
+                    runs.push_back(blind_deblur(image, options).timings);
+                    full_wall.push_back(watch.wall_s());
+                    full_cpu.push_back(watch.cpu_s());
+                }
+                std::vector<double> estimate_wall, estimate_cpu;
+                for (const auto& t : runs) {
+                    estimate_wall.push_back(t.estimate().wall);
+                    estimate_cpu.push_back(t.estimate().cpu);
+                }
                 const auto p = paper.find({n, k});
-                std::printf("| %d x %d | %d | %.3f | %.3f | %s | %.2f |", n, n, k, estimates[1 + repeats / 2], full,
+                std::printf("| %d x %d | %d | %.3f | %.3f | %.3f | %.3f | %s | %.2f |", n, n, k, median(estimate_wall),
+                            median(full_wall), median(estimate_cpu), median(full_cpu),
                             p == paper.end() ? "-" : std::to_string(p->second).substr(0, 4).c_str(), fft);
+                std::string row = "| " + std::to_string(n) + " x " + std::to_string(n) + " | " + std::to_string(k) + " |";
+                for (auto stage : {&Timings::preparation, &Timings::network, &Timings::refinement, &Timings::deconvolution})
+                    row += " " + stage_cell(runs, stage) + " |";
+                stage_rows.push_back(row);
                 if (network) {
                     const auto file = options.model.empty() ? default_model_for_noise(0.01) : options.model;
                     std::printf(" %.1f |", 1e3 * median_seconds(repeats, [&] { network(blurry, file, k, {}); }));
@@ -154,6 +198,12 @@ int main(int argc, char** argv) {
                 std::printf("\n");
                 std::fflush(stdout);
             }
+        }
+        if (stages) {
+            std::printf("\nPer stage, median wall / CPU (s):\n\n"
+                        "| image | kernel | noise estimate + window | network | refinement | deconvolution |\n"
+                        "|---|---|---|---|---|---|\n");
+            for (const auto& row : stage_rows) std::printf("%s\n", row.c_str());
         }
         std::printf("\nGEMM (Eigen, float, 1024^3): %.1f GFLOP/s\n", gemm_gflops(repeats));
         return 0;

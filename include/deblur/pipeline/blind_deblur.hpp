@@ -24,6 +24,7 @@
 #include "../core/tensor.hpp"
 #include "../deconv/hyper_laplacian.hpp"
 #include "blind_deblur_options.hpp"
+#include "blind_deblur_timings.hpp"
 #include "estimation_window.hpp"
 #include "kernel_estimator.hpp"
 #include "kernel_refiner.hpp"
@@ -36,6 +37,7 @@ struct BlindDeblurResult {
     Tensor<float> sharp;           // C x H x W, same range as the input
     xt::xtensor<float, 2> kernel;  // odd square, sum 1, convolution convention
     double noise = 0;              // the noise level used (estimated or given)
+    BlindDeblurTimings timings;    // wall and CPU seconds per stage
 };
 
 namespace detail {
@@ -92,19 +94,20 @@ inline Tensor<float> deconvolve(const Tensor<float>& image, const xt::xtensor<fl
     return HyperLaplacianDeconvolver<float>(options).deconvolve(image, kernel);
 }
 
-// The kernel of a gray image (intensities in [0, 1], linear) with noise level
-// `noise`, as blind_deblur finds it on its estimation window: the network
-// (options.model, or the shipped model for the noise level), then, unless
-// options.refine is off or the noise is above options.refine_max_noise, the
-// classical refinement.
+namespace detail {
+
+// estimate_kernel below, adding the network's and the refinement's times to
+// `timings` when given.
 inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
-                                             const BlindDeblurOptions& options = {}) {
+                                             const BlindDeblurOptions& options, BlindDeblurTimings* timings) {
+    StageClock clock;
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
     const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
     say("model " + model.string());
     xt::xtensor<float, 2> kernel =
         options.network ? options.network(crop, model, options.kernel_size, options.progress)
-                        : detail::cached_estimator(model).estimate(crop, options.kernel_size, options.progress);
+                        : cached_estimator(model).estimate(crop, options.kernel_size, options.progress);
+    clock.lap(timings ? &timings->network : nullptr);
     if (options.refine && noise > options.refine_max_noise)
         say("noise above " + std::to_string(options.refine_max_noise) + ": the network's kernel is used unrefined");
     if (options.refine && noise <= options.refine_max_noise) {
@@ -128,31 +131,48 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
             if (kernel_fits_support(grown)) kernel = crop_kernel_to_support(grown, 0.0, 1);
             else say("no better: keeping the " + std::to_string(size) + " px estimate");
         }
+        clock.lap(timings ? &timings->refinement : nullptr);
     }
     return kernel;
 }
 
+}  // namespace detail
+
+// The kernel of a gray image (intensities in [0, 1], linear) with noise level
+// `noise`, as blind_deblur finds it on its estimation window: the network
+// (options.model, or the shipped model for the noise level), then, unless
+// options.refine is off or the noise is above options.refine_max_noise, the
+// classical refinement.
+inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
+                                             const BlindDeblurOptions& options = {}) {
+    return detail::estimate_kernel(crop, noise, options, nullptr);
+}
+
 inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeblurOptions& options = {}) {
+    detail::StageClock clock;
     detail::check_image(image, "deblur::blind_deblur");
     if (!(options.gamma > 0)) throw std::invalid_argument("deblur::blind_deblur: gamma must be positive");
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
+    BlindDeblurResult result;
 
     Tensor<float> linear = options.gamma == 1 ? image : Tensor<float>(xt::pow(xt::maximum(image, 0.0f), float(options.gamma)));
     const auto gray = detail::luminance(linear);
-    BlindDeblurResult result;
     result.noise = options.noise >= 0 ? options.noise : estimate_noise_level(gray);
     if (options.noise < 0) say("estimated noise level " + std::to_string(result.noise));
 
     const auto window = choose_estimation_window(gray, options.estimation_size);
     const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
                                                 xt::range(window.col, window.col + window.cols));
-    result.kernel = estimate_kernel(crop, result.noise, options);
+    clock.lap(&result.timings.preparation);
+    result.kernel = detail::estimate_kernel(crop, result.noise, options, &result.timings);
+    clock.restart();
     say("kernel " + std::to_string(result.kernel.shape(0)) + " x " + std::to_string(result.kernel.shape(1)) +
         "; deconvolving " + std::to_string(image.shape(0)) + " channel(s)");
 
     result.sharp = deconvolve(linear, result.kernel, DeconvOptions::for_noise(result.noise));
     if (options.gamma != 1)
         result.sharp = xt::pow(xt::clip(result.sharp, 0.0f, 1.0f), float(1 / options.gamma));
+    clock.lap(&result.timings.deconvolution);
     return result;
 }
 
