@@ -41,9 +41,9 @@
 #include <vector>
 #include <xtensor/xview.hpp>
 
+#include <deblur/blur/camera_shake_blur.hpp>
 #include <deblur/blur/camera_shake_sampler.hpp>
 #include <deblur/blur/center_kernel.hpp>
-#include <deblur/blur/eff.hpp>
 #include <deblur/blur/noise.hpp>
 #include <deblur/deconv/eff_deconvolver.hpp>
 #include <deblur/eval/aligned_ssd.hpp>
@@ -181,9 +181,7 @@ int main(int argc, char** argv) {
         const Image sharp = xt::view(photo, xt::range(r0, r0 + latent), xt::range(c0, c0 + latent));
         std::mt19937_64 rng(seed + n);
         const auto trajectory = sampler.sample(latent, latent, kernel, rng);
-        deblur::EFFBlur<float> model(deblur::EFFGrid(latent, latent, true_grid, true_grid), K, K, deblur::BlurMode::valid);
-        model.set_kernels(deblur::CameraShakeSampler::kernel_field<float>(trajectory, model.grid(), kernel));
-        Image blurry = model.apply(sharp);
+        Image blurry = deblur::camera_shake_blur(sharp, trajectory, true_grid);
         deblur::add_gaussian_noise(blurry, noise, rng);
         const Image truth = xt::view(sharp, xt::range(K / 2, K / 2 + size), xt::range(K / 2, K / 2 + size));
         const double blurry_psnr = aligned_psnr(blurry, truth);
@@ -193,11 +191,11 @@ int main(int argc, char** argv) {
 
         auto input = deblur::make_tensor<float>(1, size, size);
         xt::view(input, 0, xt::all(), xt::all()) = blurry;
-        // The true local kernel at patch p of an estimation field with support s.
+        // The true local kernel at patch p of an estimation field with support s
+        // (its grid is over the s-'valid' latent image: blurry coordinates are s/2 px less).
         auto true_kernel = [&](const deblur::EFFGrid& g, std::size_t p, std::size_t s) {
-            const double row = g.row_centre(g.grid_row(p)) - double(s / 2) + double(K / 2);
-            const double col = g.col_centre(g.grid_col(p)) - double(s / 2) + double(K / 2);
-            return deblur::CameraShakeSampler::kernel_at<float>(trajectory, row, col, kernel);
+            return deblur::CameraShakeSampler::valid_kernel_at<float>(trajectory, g.row_centre(g.grid_row(p)) - double(s / 2),
+                                                                      g.col_centre(g.grid_col(p)) - double(s / 2));
         };
         for (const auto& method : methods) {
             const auto start = std::chrono::steady_clock::now();

@@ -3,7 +3,8 @@
 // default network with train::Trainer on the CPU, or PaperNetwork<CudaExec<float>>
 // with cuda::Trainer on the GPU (trainer_cuda.cu, built only with the CUDA
 // backend: DEBLUR_TOOLS_CUDA). Both read and write the same model and
-// checkpoint files.
+// checkpoint files. `--nonuniform`: the spatially-varying EFFNetwork with a
+// grid, trained on kernel fields (FieldTrainerBackend, CPU only).
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,8 +13,13 @@
 #include <string>
 
 #include <deblur/net/default_network.hpp>
+#include <deblur/net/eff_network.hpp>
+#include <deblur/net/load_model_parameters.hpp>
+#include <deblur/net/model_error.hpp>
 #include <deblur/net/model_file.hpp>
 #include <deblur/train/example_generator.hpp>
+#include <deblur/train/field_example.hpp>
+#include <deblur/train/field_example_generator.hpp>
 #include <deblur/train/trainer.hpp>
 #include <deblur/train/training_example.hpp>
 
@@ -21,15 +27,18 @@
 
 namespace deblur::tools {
 
-class TrainerBackend {
+template <class Generator, class Example>
+class TrainerBackendOf {
 public:
+    using generator_type = Generator;
+    using example_type = Example;
     struct StepResult {
         double loss;
         std::size_t skipped;
     };
-    virtual ~TrainerBackend() = default;
-    virtual StepResult train_step(const train::ExampleGenerator& generator) = 0;
-    virtual double validate(std::span<const train::TrainingExample> examples) = 0;
+    virtual ~TrainerBackendOf() = default;
+    virtual StepResult train_step(const Generator& generator) = 0;
+    virtual double validate(std::span<const Example> examples) = 0;
     virtual void save_model(const std::filesystem::path& file, const ModelMetadata& metadata) = 0;
     virtual void save_checkpoint(const std::filesystem::path& file, const ModelMetadata& metadata) = 0;
     virtual ModelMetadata load_checkpoint(const std::filesystem::path& file) = 0;
@@ -38,18 +47,51 @@ public:
     virtual std::size_t active_stages(std::int64_t step) const = 0;
 };
 
-// A network of type Net (seeded, then loaded from `init` when given) and its trainer.
-template <class Net, template <class> class TrainerOf>
-class TrainerOn final : public TrainerBackend {
-public:
-    TrainerOn(std::uint64_t seed, const std::filesystem::path& init, const train::TrainerOptions& options)
-        : net_(seed), trainer_(loaded(net_, init), options) {}
+using TrainerBackend = TrainerBackendOf<train::ExampleGenerator, train::TrainingExample>;
+using FieldTrainerBackend = TrainerBackendOf<train::FieldExampleGenerator, train::FieldExample>;
 
-    StepResult train_step(const train::ExampleGenerator& generator) override {
+// A network's start from `init`: a model file of its own architecture.
+template <class Net>
+void load_init(Net& net, const std::filesystem::path& init, std::size_t /*grid*/) {
+    if (!init.empty()) load_model(net, init);
+}
+
+// The spatially-varying network: an EFF model (e.g. an earlier fine-tune) or a
+// uniform model's parameters (the same blocks); then the training grid, which
+// the trainer's replicas copy.
+template <class E>
+void load_init(PaperEFFNetwork<E>& net, const std::filesystem::path& init, std::size_t grid) {
+    if (!init.empty()) {
+        try {
+            load_model(net, init);
+        } catch (const ModelError& eff_error) {
+            try {
+                load_model_parameters<PaperNetwork<E>>(net, init);
+            } catch (const ModelError&) {
+                throw eff_error;  // neither: the EFF architecture's message
+            }
+        }
+    }
+    set_grid(net, grid, grid);
+}
+
+// A network of type Net (seeded, then loaded from `init` when given, see
+// load_init; `grid` only for a spatially-varying network) and its trainer.
+template <class Net, template <class> class TrainerOf, class Backend = TrainerBackend>
+class TrainerOn final : public Backend {
+public:
+    using StepResult = typename Backend::StepResult;
+    TrainerOn(std::uint64_t seed, const std::filesystem::path& init, const train::TrainerOptions& options,
+              std::size_t grid = 1)
+        : net_(seed), trainer_(loaded(net_, init, grid), options) {}
+
+    StepResult train_step(const typename Backend::generator_type& generator) override {
         const auto r = trainer_.train_step(generator);
         return {r.loss, r.skipped};
     }
-    double validate(std::span<const train::TrainingExample> examples) override { return trainer_.validate(examples); }
+    double validate(std::span<const typename Backend::example_type> examples) override {
+        return trainer_.validate(examples);
+    }
     void save_model(const std::filesystem::path& file, const ModelMetadata& metadata) override {
         deblur::save_model(net_, file, metadata);
     }
@@ -62,8 +104,8 @@ public:
     std::size_t active_stages(std::int64_t step) const override { return trainer_.active_stages(step); }
 
 private:
-    static Net& loaded(Net& net, const std::filesystem::path& init) {
-        if (!init.empty()) load_model(net, init);
+    static Net& loaded(Net& net, const std::filesystem::path& init, std::size_t grid) {
+        load_init(net, init, grid);
         return net;
     }
 
@@ -85,6 +127,15 @@ inline std::unique_ptr<TrainerBackend> make_trainer(const std::string& device, s
 #else
     throw built_without_cuda();
 #endif
+}
+
+template <class N>
+using FieldTrainer = train::Trainer<N, train::FieldExample>;
+
+// The spatially-varying network on a grid x grid estimation grid (CPU).
+inline std::unique_ptr<FieldTrainerBackend> make_field_trainer(std::uint64_t seed, const std::filesystem::path& init,
+                                                               const train::TrainerOptions& options, std::size_t grid) {
+    return std::make_unique<TrainerOn<EFFNetwork, FieldTrainer, FieldTrainerBackend>>(seed, init, options, grid);
 }
 
 }  // namespace deblur::tools

@@ -171,6 +171,30 @@ public:
         return field;
     }
 
+    // The local kernel at the point (row, col) of the BLURRY image of a 'valid'
+    // blur of the trajectory's image (blur.hpp): the blurry image is K - 1 px
+    // smaller, its pixel (r, c) being the sharp image's (r + K/2, c + K/2).
+    template <class T = float>
+    static xt::xtensor<T, 2> valid_kernel_at(const Trajectory& t, double row, double col) {
+        const int K = t.kernel_size;
+        return kernel_at<T>(t, row + K / 2, col + K / 2, K);
+    }
+
+    // The kernel field (patches x K x K) at the patch centres of a grid over
+    // the blurry image of a 'valid' blur (what a network estimating a field on
+    // that image should find).
+    template <class T = float>
+    static Tensor<T> valid_kernel_field(const Trajectory& t, const EFFGrid& blurry_grid) {
+        const auto K = static_cast<std::size_t>(t.kernel_size);
+        Tensor<T> field = make_tensor<T>(blurry_grid.patches(), K, K);
+        for (std::size_t p = 0; p < blurry_grid.patches(); ++p) {
+            const auto k = valid_kernel_at<T>(t, blurry_grid.row_centre(blurry_grid.grid_row(p)),
+                                              blurry_grid.col_centre(blurry_grid.grid_col(p)));
+            std::copy(k.begin(), k.end(), field.data() + p * K * K);
+        }
+        return field;
+    }
+
 private:
     CameraShakeOptions options_;
     MotionKernelSampler gp_;

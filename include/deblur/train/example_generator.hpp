@@ -89,8 +89,18 @@ public:
     // As above, reusing the memory of `out`. Throws std::runtime_error when
     // max_tries crops in a row fail the texture test (e.g. a set of flat images).
     void next(std::mt19937_64& rng, TrainingExample& out) const {
+        draw_crop(rng, out.sharp);
+        out.kernel = sampler_.sample<float>(options_.kernel_size, rng);
+        out.blurry = blur(out.sharp, out.kernel, BlurMode::valid);
+        add_gaussian_noise(out.blurry, options_.noise_sigma, rng);
+    }
+
+    // The sharp crop of next(): a random window (sharp_size() square) of a
+    // random image, augmented, redrawn until it passes the texture test.
+    // Throws std::runtime_error when max_tries crops in a row fail.
+    void draw_crop(std::mt19937_64& rng, xt::xtensor<float, 2>& sharp) const {
         const std::size_t s = sharp_size();
-        if (out.sharp.shape(0) != s || out.sharp.shape(1) != s) out.sharp.resize({s, s});
+        if (sharp.shape(0) != s || sharp.shape(1) != s) sharp.resize({s, s});
         std::uniform_int_distribution<std::size_t> pick_image(0, usable_.size() - 1);
         std::uniform_int_distribution<int> pick_orientation(0, options_.augment ? 7 : 0);
         bool accepted = false;
@@ -101,8 +111,8 @@ public:
             std::uniform_int_distribution<std::size_t> pick_col(0, image.shape(1) - s);
             const std::size_t r0 = pick_row(rng), c0 = pick_col(rng);
             const int orientation = pick_orientation(rng);
-            copy_crop(image, r0, c0, orientation, out.sharp);
-            accepted = gradient_fraction(out.sharp, options_.gradient_threshold) >= options_.min_gradient_fraction;
+            copy_crop(image, r0, c0, orientation, sharp);
+            accepted = gradient_fraction(sharp, options_.gradient_threshold) >= options_.min_gradient_fraction;
         }
         counters_->drawn += std::uint64_t(tries);
         counters_->rejected += std::uint64_t(tries - (accepted ? 1 : 0));
@@ -112,9 +122,6 @@ public:
                                      std::to_string(options_.min_gradient_fraction * 100) +
                                      " % of pixels with gradients >= " + std::to_string(options_.gradient_threshold) +
                                      " in x and y; are the training images flat?");
-        out.kernel = sampler_.sample<float>(options_.kernel_size, rng);
-        out.blurry = blur(out.sharp, out.kernel, BlurMode::valid);
-        add_gaussian_noise(out.blurry, options_.noise_sigma, rng);
     }
 
     // Example `index` of training step `step` (what fill_batch puts at that index).

@@ -11,6 +11,11 @@
 //   [N + freeze_steps, 2N)        stages 1-2 learn end to end; and so on,
 // the last stage being trained end to end until `steps`.
 //
+// Spatially-varying networks (EFFNetwork with a grid set; the replicas are
+// copies of `net`, so they keep its grid) train the same way on FieldExample
+// batches (Example = FieldExample): the loss then compares the whole kernel
+// field (kernel_loss).
+//
 // Coarser scales (already trained) run in front but are fixed. Everything a
 // step does depends only on (seed, step) and the parameters and optimiser
 // state, which checkpoints store: a resumed run continues exactly.
@@ -43,7 +48,7 @@ struct TrainerOptions {
     AdadeltaOptions optimiser{};
 };
 
-template <class Net>
+template <class Net, class Example = TrainingExample>
 class Trainer {
 public:
     using scalar = typename Net::scalar;
@@ -78,12 +83,14 @@ public:
     }
 
     struct StepResult {
-        double loss;         // mean kernel error (sum of squares) over the batch
+        double loss;         // mean kernel error (kernel_loss) over the batch
         std::size_t skipped;  // outliers not back-propagated
     };
 
-    // One ADADELTA step on the batch for the current step number.
-    StepResult train_step(const ExampleGenerator& generator) {
+    // One ADADELTA step on the batch for the current step number; `generator`
+    // fills a std::vector<Example> (ExampleGenerator, FieldExampleGenerator).
+    template <class Generator = ExampleGenerator>
+    StepResult train_step(const Generator& generator) {
         batch_.resize(options_.batch);
         generator.fill_batch(batch_, static_cast<std::uint64_t>(step_));
         const std::size_t active = active_stages(step_), first = first_learning_stage(step_);
@@ -150,7 +157,7 @@ public:
     }
 
     // Mean kernel error on fixed examples, with the network as it is now.
-    double validate(std::span<const TrainingExample> examples) {
+    double validate(std::span<const Example> examples) {
         std::vector<scalar> master;
         get_parameters(net_, master);
         const std::size_t active = active_stages(std::max<std::int64_t>(step_ - 1, 0));
@@ -188,17 +195,24 @@ public:
         return c.metadata;
     }
 
-    // Sum of squared differences between estimated and true kernel; writes its gradient.
-    static double kernel_loss(const Tensor<scalar>& estimate, const Tensor2& truth, Tensor<scalar>* grad) {
+    // Sum of squared differences between the estimated kernels (P x K x K; P = 1
+    // for a uniform network, one per patch for a field) and the true ones (any
+    // shape of the same size, same order), divided by P: the mean over the
+    // local kernels, so that the loss, the outlier threshold and validation
+    // figures read as one kernel's error whatever the grid (and ADADELTA does
+    // not care for a constant factor). Writes its gradient.
+    template <class Truth>
+    static double kernel_loss(const Tensor<scalar>& estimate, const Truth& truth, Tensor<scalar>* grad) {
         if (estimate.size() != truth.size()) throw std::invalid_argument("deblur::train: kernel sizes differ");
-        if (grad) resize(*grad, 1, truth.shape(0), truth.shape(1));
+        if (grad) resize(*grad, estimate.shape(0), estimate.shape(1), estimate.shape(2));
+        const double patches = static_cast<double>(estimate.shape(0));  // exact division by 1 when uniform
         double loss = 0;
         for (std::size_t i = 0; i < truth.size(); ++i) {
             const double d = double(estimate.data()[i]) - double(truth.data()[i]);
             loss += d * d;
-            if (grad) grad->data()[i] = static_cast<scalar>(2 * d);
+            if (grad) grad->data()[i] = static_cast<scalar>(2 * d / patches);
         }
-        return loss;
+        return loss / patches;
     }
 
 private:
@@ -226,7 +240,7 @@ private:
     std::size_t stage_count_ = 0;
     std::vector<Net> replicas_;
     Adadelta<scalar> optimiser_{0};
-    std::vector<TrainingExample> batch_;
+    std::vector<Example> batch_;
     std::int64_t step_ = 0;
     double running_mean_ = 0;
 };
