@@ -12,20 +12,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "../core/atomic_file.hpp"
 #include "../net/model_file.hpp"
 #include "../net/parameters.hpp"
+#include "../train/checkpoint_file.hpp"
 #include "../train/example_generator.hpp"
 #include "../train/trainer.hpp"
 #include "../train/training_example.hpp"
@@ -104,44 +100,20 @@ public:
         return examples.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(examples.size());
     }
 
-    // Files of train::Trainer::save_checkpoint.
+    // Files of train::Trainer::save_checkpoint (train/checkpoint_file.hpp).
     void save_checkpoint(const std::filesystem::path& model_path, ModelMetadata metadata) {
-        metadata["step"] = std::to_string(step_);
-        char mean[64];
-        std::snprintf(mean, sizeof mean, "%.17g", running_mean_);
-        metadata["running_mean"] = mean;
-        metadata["scale"] = std::to_string(options_.scale);
-        save_model(net_, model_path, metadata);
-        std::string bytes = "DEBLUROPT1";
-        append(bytes, static_cast<std::int64_t>(step_));
-        const auto state = optimiser_.state();
-        append(bytes, static_cast<std::uint64_t>(state.size()));
-        for (auto v : state) append(bytes, static_cast<double>(v));
-        write_file_atomically(optimiser_path(model_path), bytes);
+        train::save_checkpoint_files(net_, model_path, std::move(metadata), options_.scale, step_, running_mean_,
+                                     optimiser_.state());
     }
 
     ModelMetadata load_checkpoint(const std::filesystem::path& model_path) {
-        auto meta = load_model(net_, model_path);
-        if (!meta.count("step") || !meta.count("scale") || std::stoul(meta.at("scale")) != options_.scale)
-            throw ModelError("checkpoint " + model_path.string() + ": not a checkpoint of scale " +
-                             std::to_string(options_.scale));
-        const std::int64_t step = std::stoll(meta.at("step"));
-        std::ifstream in(optimiser_path(model_path), std::ios::binary);
-        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        std::size_t at = 10;
-        if (bytes.size() < at || bytes.compare(0, at, "DEBLUROPT1") != 0)
-            throw ModelError("checkpoint " + optimiser_path(model_path).string() + ": missing or not an optimiser state");
-        const auto saved_step = read<std::int64_t>(bytes, at);
-        const auto n = read<std::uint64_t>(bytes, at);
-        if (saved_step != step || n != 2 * optimiser_.size() || bytes.size() != at + n * sizeof(double))
-            throw ModelError("checkpoint " + model_path.string() + ": optimiser state does not match the model");
-        std::vector<scalar> state(n);
-        for (auto& v : state) v = static_cast<scalar>(read<double>(bytes, at));
-        optimiser_.set_state(state, static_cast<std::size_t>(step));
-        step_ = step;
-        running_mean_ = std::stod(meta.at("running_mean"));
+        auto c = train::load_checkpoint_files(net_, model_path, options_.scale, 2 * optimiser_.size());
+        const std::vector<scalar> state(c.optimiser_state.begin(), c.optimiser_state.end());
+        optimiser_.set_state(state, static_cast<std::size_t>(c.step));
+        step_ = c.step;
+        running_mean_ = c.running_mean;
         net_.set_active_stages(options_.scale, active_stages(std::max<std::int64_t>(step_ - 1, 0)));
-        return meta;
+        return c.metadata;
     }
 
 private:
@@ -167,23 +139,6 @@ private:
     BlockFilter scale_filter() const {
         const std::size_t scale = options_.scale;
         return [scale](std::size_t j, std::size_t) { return j == scale; };
-    }
-    static std::filesystem::path optimiser_path(const std::filesystem::path& model_path) {
-        auto p = model_path;
-        p += ".opt";
-        return p;
-    }
-    template <class V>
-    static void append(std::string& s, V v) {
-        s.append(reinterpret_cast<const char*>(&v), sizeof(V));
-    }
-    template <class V>
-    static V read(const std::string& s, std::size_t& at) {
-        if (s.size() < at + sizeof(V)) throw ModelError("checkpoint optimiser state is truncated");
-        V v;
-        std::memcpy(&v, s.data() + at, sizeof(V));
-        at += sizeof(V);
-        return v;
     }
 
     Net& net_;
