@@ -68,8 +68,12 @@ public:
     using Kernel = xt::xtensor<T, 2>;
     using Image = xt::xtensor<T, 2>;
 
-    explicit KernelRefiner(KernelRefinerOptions options = {}) : options_(options) { options_.validate(); }
+    explicit KernelRefiner(KernelRefinerOptions options = {}) { set_options(options); }
     const KernelRefinerOptions& options() const { return options_; }
+    void set_options(const KernelRefinerOptions& options) {
+        options.validate();
+        options_ = options;
+    }
 
     // Support for refining a kernel estimated with an n x n support: the
     // estimate may have missed faint tails, so the refinement gets room to grow.
@@ -94,6 +98,9 @@ public:
 
         const int levels = std::max(1, 1 + static_cast<int>(std::floor(std::log(size / options_.coarsest_kernel) /
                                                                         std::log(options_.level_ratio))));
+        // The finest level's canvas is the largest: allocating it first spares
+        // the coarser levels' fresh pages (each level would grow the buffers).
+        reserve(real_fft_size(h + size), real_fft_size(w + size));
         Kernel k;
         for (int level = levels - 1; level >= 0; --level) {
             const double factor = std::pow(options_.level_ratio, -level);
@@ -160,6 +167,13 @@ private:
             }
         const T sum = xt::sum(out)();
         return sum > 0 ? Kernel(out / sum) : delta(n);
+    }
+
+    // Room for canvases of up to ph x pw (prepare sets the sizes).
+    void reserve(std::size_t ph, std::size_t pw) {
+        for (rvec* v : {&canvas_, &latent_}) v->resize(ph * pw);
+        for (rvec* v : {&grad_power_, &k_power_}) v->resize(ph * (pw / 2 + 1));
+        for (cvec* v : {&y_f_, &yx_f_, &yy_f_, &k_f_, &ky_f_, &s_f_, &dx_f_, &dy_f_, &work_f_}) v->resize(ph * (pw / 2 + 1));
     }
 
     void prepare(std::size_t h, std::size_t w, std::size_t n) {

@@ -7,8 +7,9 @@
 #include <cmath>
 #include <cstddef>
 #include <stdexcept>
-#include <vector>
 #include <xtensor/xtensor.hpp>
+
+#include "../fft/buffer.hpp"
 
 namespace deblur {
 
@@ -16,12 +17,15 @@ template <class T>
 double estimate_noise_level(const xt::xtensor<T, 2>& image) {
     const std::size_t h = image.shape(0) / 2 * 2, w = image.shape(1) / 2 * 2;
     if (h < 4 || w < 4) throw std::invalid_argument("deblur::estimate_noise_level: the image is too small");
-    std::vector<double> detail;
-    detail.reserve(h * w / 4);
+    // An fft::Buffer: huge pages for a large photo (8 MB at 2048^2), whose
+    // 4 kB page faults measured ~3 ms per MB on the 2-core machine.
+    fft::Buffer<double> detail;
+    detail.resize(h * w / 4);
+    double* out = detail.data();
     for (std::size_t r = 0; r < h; r += 2)
         for (std::size_t c = 0; c < w; c += 2) {
             const double d = (double(image(r, c)) - image(r, c + 1) - image(r + 1, c) + image(r + 1, c + 1)) / 2;
-            detail.push_back(std::abs(d));
+            *out++ = std::abs(d);
         }
     auto mid = detail.begin() + static_cast<std::ptrdiff_t>(detail.size() / 2);
     std::nth_element(detail.begin(), mid, detail.end());
