@@ -3,8 +3,11 @@
 // network, a step on a fixed batch, exact resume.
 #include "doctest_main.hpp"
 
+#include <deblur/net/default_network.hpp>
 #include <deblur/net/eff_network.hpp>
+#include <deblur/net/load_model_parameters.hpp>
 #include <deblur/net/parameters.hpp>
+#include <deblur/pipeline/eff_kernel_estimator.hpp>
 #include <deblur/testing/gradcheck.hpp>
 #include <deblur/train/field_example_generator.hpp>
 #include <deblur/train/trainer.hpp>
@@ -176,4 +179,20 @@ TEST_CASE("a field training run resumed from a checkpoint continues exactly as t
     get_parameters(straight_net, a);
     get_parameters(resumed_net, b);
     CHECK(a == b);
+}
+
+TEST_CASE("a checkpoint of EFFNetwork started from the uniform model loads as a field model in the nonuniform pipeline") {
+    TempDir dir;
+    auto net = std::make_unique<EFFNetwork>(1);
+    load_model_parameters<DefaultNetwork>(*net, fs::path(DEBLUR_SOURCE_DIR) / "models" / "default.dbm");
+    set_grid(*net, 3, 3);
+    train::TrainerOptions options;
+    options.batch = 1;
+    train::Trainer<EFFNetwork, train::FieldExample> trainer(*net, options);
+    const auto file = dir.path / "field.dbm";
+    trainer.save_checkpoint(file, {{"grid", "3"}, {"trained_scales", "1"}});
+    EFFKernelEstimator<> estimator(file);  // what nonuniform_deblur loads (options.field_model)
+    CHECK_FALSE(estimator.from_uniform_model());
+    CHECK(estimator.metadata().at("grid") == "3");
+    CHECK(estimator.largest_kernel() == 17);
 }
