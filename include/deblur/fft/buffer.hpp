@@ -4,10 +4,12 @@
 // a large photo is tens of MB per array; zero-filling a dozen of them on
 // every call measured a third of a 2048^2 deconvolution (memset plus the
 // page faults). Every user writes each element before reading it.
-// Large buffers ask Linux for transparent huge pages: on the 2-core machine
-// the first touch of fresh memory cost ~10 ms per MB in 4 kB pages (a page
+// Buffers of a huge page (2 MB) or more ask Linux for transparent huge pages
+// (their size rounded up to whole huge pages): on the 2-core machine the
+// first touch of fresh memory cost 3-10 ms per MB in 4 kB pages (a page
 // fault each; several transforms' worth for one canvas) and ~0.1 ms in 2 MB
-// pages.
+// pages. (With the former 8 MB threshold the 5-7 MB spectra of a 1024^2
+// deconvolution took 4 kB pages: ~0.1 s of CPU per call.)
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -85,7 +87,7 @@ private:
     static constexpr std::size_t simd_alignment = 64, huge_page = std::size_t(2) << 20;
 
     static void* allocate(std::size_t bytes) {
-        const std::size_t alignment = bytes >= 4 * huge_page ? huge_page : simd_alignment;
+        const std::size_t alignment = bytes >= huge_page ? huge_page : simd_alignment;
         bytes = (bytes + alignment - 1) / alignment * alignment;  // aligned_alloc wants a multiple
         void* p = std::aligned_alloc(alignment, bytes);
         if (!p) throw std::bad_alloc();
