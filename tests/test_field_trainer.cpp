@@ -2,6 +2,7 @@
 // grid) and FieldExample batches: the field loss and its gradient through the
 // network, a step on a fixed batch, exact resume.
 #include "doctest_main.hpp"
+#include "temp_dir.hpp"
 
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/eff_network.hpp>
@@ -28,17 +29,7 @@ template <class E = Exec<float>>
 using TinyEFFNet = MultiScale<Scale<9, TinyEFFStage<9, E>, TinyEFFStage<9, E>>>;
 using Image = xt::xtensor<float, 2>;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("deblur-field-trainer-test-" + std::to_string(std::random_device{}()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using deblur::test::TempDir;
 
 Image texture(std::size_t n, unsigned seed) {
     std::mt19937 rng(seed);

@@ -1,4 +1,5 @@
 #include "doctest_main.hpp"
+#include "temp_dir.hpp"
 
 #include <deblur/io/color.hpp>
 #include <deblur/io/read_image.hpp>
@@ -41,26 +42,7 @@ namespace {
 const fs::path data_dir = fs::path(DEBLUR_SOURCE_DIR) / ".." / "shared" / "data";
 
 // A fresh directory for one test case, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() /
-               ("deblur_test_image_io_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return path / name; }
-    std::set<std::string> entries() const {
-        std::set<std::string> names;
-        for (const auto& e : fs::directory_iterator(path)) names.insert(e.path().filename().string());
-        return names;
-    }
-};
+using deblur::test::TempDir;
 
 std::vector<unsigned char> file_bytes(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);

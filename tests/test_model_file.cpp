@@ -1,4 +1,5 @@
 #include "doctest_main.hpp"
+#include "temp_dir.hpp"
 
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/model_file.hpp>
@@ -19,14 +20,7 @@ using TinyNet = MultiScale<Scale<5, TinyStage<5>>, Scale<7, TinyStage<7>>>;
 using OtherNet = MultiScale<Scale<5, TinyStage<5>>>;
 using TwoStageNet = MultiScale<Scale<5, TinyStage<5>, TinyStage<5>>>;
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        path = std::filesystem::temp_directory_path() / ("deblur-model-test-" + std::to_string(std::random_device{}()));
-        std::filesystem::create_directories(path);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using deblur::test::TempDir;
 
 std::vector<unsigned char> read_bytes(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);

@@ -15,6 +15,7 @@
 // The program's path comes from CMake (DEBLUR_TOOL); this file is only built
 // when the tools are. Runs from the project root (DEBLUR_SOURCE_DIR).
 #include "doctest_main.hpp"
+#include "temp_dir.hpp"
 
 #include <deblur/blur/blur.hpp>
 #include <deblur/blur/motion_kernel_sampler.hpp>
@@ -65,23 +66,7 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<unsigned char>;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() /
-               ("deblur-tool-test-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ignored);
-        for (const auto& e : fs::recursive_directory_iterator(path, ignored))
-            fs::permissions(e.path(), fs::perms::owner_all, fs::perm_options::add, ignored);
-        fs::remove_all(path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
+using deblur::test::TempDir;
 
 Bytes read_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

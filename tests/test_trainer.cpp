@@ -1,4 +1,5 @@
 #include "doctest_main.hpp"
+#include "temp_dir.hpp"
 
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/parameters.hpp>
@@ -21,17 +22,7 @@ using TinyStage = Stage<Chain<Conv<2, 3>, Tanh<>, Recombine<2>>, Quotient<K>, Im
 using TinyNet = MultiScale<Scale<9, TinyStage<9>, TinyStage<9>>>;
 using Image = xt::xtensor<float, 2>;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("deblur-trainer-test-" + std::to_string(std::random_device{}()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using deblur::test::TempDir;
 
 // Smoothed random texture: crops pass the gradient test of the generator.
 Image texture(std::size_t n, unsigned seed) {

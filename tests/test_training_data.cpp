@@ -1,4 +1,5 @@
 #include "doctest_main.hpp"
+#include "temp_dir.hpp"
 
 #include <deblur/blur/center_kernel.hpp>
 #include <deblur/io/write_image.hpp>
@@ -66,18 +67,7 @@ bool same(const TrainingExample& a, const TrainingExample& b) {
 }
 
 // A fresh empty directory, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("deblur_test_data_" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using deblur::test::TempDir;
 
 TrainingSet small_textured_set() {
     return TrainingSet({textured_image(60, 70, 1), textured_image(64, 50, 2), textured_image(90, 90, 3)});

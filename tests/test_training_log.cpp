@@ -1,4 +1,5 @@
 #include "doctest_main.hpp"
+#include "temp_dir.hpp"
 
 #include <deblur/core/atomic_file.hpp>
 #include <deblur/train/loss_plot.hpp>
@@ -27,18 +28,7 @@ using deblur::train::TrainingLog;
 namespace {
 
 // A fresh empty directory, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("deblur_test_log_" + std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using deblur::test::TempDir;
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
