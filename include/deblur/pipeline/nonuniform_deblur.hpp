@@ -24,9 +24,11 @@
 //   4. every channel is deconvolved with the field by EFFDeconvolver (the
 //      hyper-Laplacian prior for the noise level, EFF operator by CG).
 // Why these defaults: on bench/nonuniform (BENCHMARKS.md) the network's
-// field (the paper's Eq. 7-9 with the uniform model's weights, untrained on
-// spatially-varying blur) and per-patch refinement both measured worse than
-// starting the field refinement from the uniform kernel.
+// field (the paper's Eq. 7-9) and per-patch refinement both measured worse
+// than starting the field refinement from the uniform kernel, with the
+// uniform model's weights and still with models/nonuniform.dbm (a short
+// fine-tune on kernel fields: network-field 22.07 / 24.35 dB against 22.27 /
+// 24.42 dB for this default on the two photo sets).
 // The EFF grid of the field is over the latent image of the 'valid' model
 // ((H + S - 1) x (W + S - 1), EFFDeconvolver::latent_grid); the network and
 // the per-patch refinement use the same counts on the blurry image, whose
