@@ -14,19 +14,15 @@
 // "network" and "refined" run the tool's kernel estimation (deblur::estimate_kernel
 // with refine off / on, automatic size, noise estimated from the image);
 // "classical" is the refinement alone from a delta on a 31 px support.
-// The data's kernels are stored for correlation; they are rotated by 180
-// degrees into the convolution convention of deblur/blur/blur.hpp.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,38 +30,16 @@
 #include <deblur/deconv/hyper_laplacian.hpp>
 #include <deblur/eval/aligned_ssd.hpp>
 #include <deblur/eval/kernel_similarity.hpp>
-#include <deblur/io/read_image.hpp>
 #include <deblur/pipeline/blind_deblur.hpp>
 #include <deblur/pipeline/kernel_refiner.hpp>
+
+#include "levin_data.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using Kernel = xt::xtensor<float, 2>;
 using Image = xt::xtensor<float, 2>;
-
-Kernel read_levin_kernel(const fs::path& file) {
-    std::ifstream in(file);
-    if (!in) throw std::runtime_error("cannot read " + file.string());
-    std::vector<std::vector<double>> rows;
-    for (std::string line; std::getline(in, line);) {
-        std::istringstream ss(line);
-        std::vector<double> row;
-        for (double v; ss >> v;) row.push_back(v);
-        if (!row.empty()) rows.push_back(row);
-    }
-    const std::size_t n = rows.size();
-    if (n == 0 || n % 2 == 0 || rows[0].size() != n) throw std::runtime_error(file.string() + ": not an odd square kernel");
-    Kernel k = Kernel::from_shape({n, n});
-    for (std::size_t r = 0; r < n; ++r)  // rotated by 180 degrees: correlation -> convolution
-        for (std::size_t c = 0; c < n; ++c) k(n - 1 - r, n - 1 - c) = float(rows.at(r).at(c));
-    return k;
-}
-
-Image read_gray(const fs::path& file) {
-    const auto image = deblur::io::read_image(file);
-    return xt::view(image.pixels, 0, xt::all(), xt::all());
-}
 
 struct Row {
     int image, kernel, kernel_size;
@@ -112,15 +86,15 @@ int main(int argc, char** argv) {
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
         std::map<std::string, std::vector<Row>> results;
         for (int j = 1; j <= 8; ++j) {
-            const Kernel truth = read_levin_kernel(data / ("ker" + std::to_string(j) + ".txt"));
+            const Kernel truth = levin::read_kernel(data / ("ker" + std::to_string(j) + ".txt"));
             for (int i = 1; i <= 4; ++i) {
-                const std::string stem = "im" + std::to_string(i) + "_ker" + std::to_string(j);
-                Image blurry = read_gray(data / (stem + "_blurry.pfm"));
+                const std::string stem = levin::stem(i, j);
+                Image blurry = levin::read_gray(data / (stem + "_blurry.pfm"));
                 if (add_noise > 0) {
                     std::mt19937_64 rng(std::uint64_t(10 * i + j));
                     add_gaussian_noise(blurry, add_noise, rng);
                 }
-                const Image sharp = read_gray(data / (stem + "_sharp.pfm"));
+                const Image sharp = levin::read_gray(data / (stem + "_sharp.pfm"));
                 const double reference = aligned_ssd(Image(solver.deconvolve(blurry, truth)), sharp, max_shift, border, 0.25);
                 const double pixels = double(sharp.shape(0) - 2 * border) * double(sharp.shape(1) - 2 * border);
                 for (const auto& method : methods) {
