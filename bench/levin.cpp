@@ -78,7 +78,6 @@ int main(int argc, char** argv) {
     app.add_option("--refine-kernel-weight", ropt.kernel_weight, "Refinement: kernel Tikhonov weight")->capture_default_str();
     app.add_option("--refine-beta-rate", ropt.beta_rate, "Refinement: half-quadratic penalty growth")->capture_default_str();
     app.add_option("--refine-prune", ropt.prune, "Refinement: pruning fraction of the peak")->capture_default_str();
-    app.add_flag("--refine-soft-prune", ropt.soft_prune, "Refinement: soft pruning");
     app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {

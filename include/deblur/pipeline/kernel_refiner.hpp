@@ -46,7 +46,6 @@ struct KernelRefinerOptions {
     double kernel_weight = 50;    // gamma: Tikhonov weight of the kernel update (sums over pixels); see BENCHMARKS.md
     double prune = 0.05;          // kernel values below this fraction of the peak are set to zero
     double min_component = 0.1;   // 8-connected kernel pieces with less mass are removed
-    bool soft_prune = false;      // EXPERIMENT: subtract prune * peak and clamp at 0 instead of a hard cut
     double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... 1e5)
     double coarsest_kernel = 9;   // kernel size (px) at the coarsest pyramid level
     double level_ratio = 1.4142135623730951;  // image and kernel scale between levels
@@ -310,12 +309,8 @@ private:
                 peak = std::max(peak, k(i, j));
             }
         if (!(peak > 0)) return previous;
-        if (options_.soft_prune) {
-            for (T& v : k) v = std::max(T(0), v - T(options_.prune) * peak);
-        } else {
-            for (T& v : k)
-                if (v < options_.prune * peak) v = T(0);
-        }
+        for (T& v : k)
+            if (v < options_.prune * peak) v = T(0);
         remove_small_components(k);
         const T sum = xt::sum(k)();
         if (!(sum > 0) || !std::isfinite(static_cast<double>(sum))) return previous;
