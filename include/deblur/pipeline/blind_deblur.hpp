@@ -56,49 +56,65 @@ inline xt::xtensor<float, 2> luminance(const Tensor<float>& image) {
     return xt::view(image, 0, xt::all(), xt::all());
 }
 
-// The estimator of the last model file used on this thread, kept with its
-// network's buffers: repeated calls (frames, benchmarks) then neither reload
-// the model nor fault in fresh pages for every layer. A file that changed
-// (size or time) is loaded again.
+// What the one-call API keeps per thread between calls (release_thread_caches
+// frees it): the estimator of the last model file used, with its network's
+// buffers, so repeated calls (frames, benchmarks) neither reload the model nor
+// fault in fresh pages for every layer; and the deconvolver and refiner, whose
+// buffers (at 2048^2 some 200 MB of canvases and spectra; a few MB for the
+// refiner) would otherwise be faulted in afresh on every call, which measured
+// ~3 ms per MB on the 2-core machine. They stay allocated at the size of the
+// largest image deconvolved on the thread.
+struct ThreadCaches {
+    std::filesystem::path model_path;  // the estimator's file, its size and time when loaded
+    std::uintmax_t model_size = 0;
+    std::filesystem::file_time_type model_time{};
+    std::unique_ptr<KernelEstimator<>> estimator;
+    std::unique_ptr<HyperLaplacianDeconvolver<float>> deconvolver;
+    std::unique_ptr<KernelRefiner<float>> refiner;
+};
+
+inline ThreadCaches& thread_caches() {
+    thread_local ThreadCaches caches;
+    return caches;
+}
+
+// The cached estimator for `model`; a file that changed (size or time) is loaded again.
 inline KernelEstimator<>& cached_estimator(const std::filesystem::path& model) {
-    struct Entry {
-        std::filesystem::path path;
-        std::uintmax_t size = 0;
-        std::filesystem::file_time_type time{};
-        std::unique_ptr<KernelEstimator<>> estimator;
-    };
-    thread_local Entry entry;
+    ThreadCaches& c = thread_caches();
     std::error_code ec;
     const auto size = std::filesystem::file_size(model, ec);
     const auto time = std::filesystem::last_write_time(model, ec);
-    if (ec || !entry.estimator || entry.path != model || entry.size != size || entry.time != time) {
-        entry.estimator.reset();  // a failed load below must not leave a stale entry
-        entry.estimator = std::make_unique<KernelEstimator<>>(model);
-        entry.path = model;
-        entry.size = size;
-        entry.time = time;
+    if (ec || !c.estimator || c.model_path != model || c.model_size != size || c.model_time != time) {
+        c.estimator.reset();  // a failed load below must not leave a stale entry
+        c.estimator = std::make_unique<KernelEstimator<>>(model);
+        c.model_path = model;
+        c.model_size = size;
+        c.model_time = time;
     }
-    return *entry.estimator;
+    return *c.estimator;
 }
 
-// This thread's deconvolver and refiner, kept between calls for the same
-// reason: their buffers (at 2048^2 some 200 MB of canvases and spectra; a few
-// MB for the refiner) would otherwise be faulted in afresh on every call,
-// which measured ~3 ms per MB on the 2-core machine. They stay allocated at
-// the size of the largest image deconvolved on the thread.
 inline HyperLaplacianDeconvolver<float>& cached_deconvolver(const DeconvOptions& options) {
-    thread_local HyperLaplacianDeconvolver<float> solver;
-    solver.set_options(options);
-    return solver;
+    auto& solver = thread_caches().deconvolver;
+    if (!solver) solver = std::make_unique<HyperLaplacianDeconvolver<float>>();
+    solver->set_options(options);
+    return *solver;
 }
 
 inline KernelRefiner<float>& cached_refiner(const KernelRefinerOptions& options) {
-    thread_local KernelRefiner<float> refiner;
-    refiner.set_options(options);
-    return refiner;
+    auto& refiner = thread_caches().refiner;
+    if (!refiner) refiner = std::make_unique<KernelRefiner<float>>();
+    refiner->set_options(options);
+    return *refiner;
 }
 
 }  // namespace detail
+
+// Frees what blind_deblur, estimate_kernel and deconvolve keep on the calling
+// thread between calls (the loaded network, the deconvolver's and refiner's
+// buffers: ~210 MB after a 2048^2 image). The next call rebuilds them, with
+// the same results. For long-running programs that deblur once in a while.
+inline void release_thread_caches() { detail::thread_caches() = {}; }
 
 // Non-blind deconvolution of every channel with a known kernel.
 inline Tensor<float> deconvolve(const Tensor<float>& image, const xt::xtensor<float, 2>& kernel,
