@@ -39,7 +39,7 @@
 namespace deblur {
 
 struct KernelRefinerOptions {
-    int iterations = 5;           // latent/kernel alternations per pyramid level
+    int iterations = 10;          // latent/kernel alternations per pyramid level (5: Levin 2.06, 10: 1.89; BENCHMARKS.md)
     double lambda = 2e-3;         // L0 weight at the start of each level (intensities in [0, 1]); see BENCHMARKS.md
     double lambda_decay = 1.1;    // lambda shrinks by this factor per alternation ...
     double lambda_min = 1e-4;     // ... down to this
