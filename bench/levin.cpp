@@ -85,6 +85,13 @@ int main(int argc, char** argv) {
     app.add_option("--refine-beta-rate", ropt.beta_rate, "Refinement: half-quadratic penalty growth")->capture_default_str();
     app.add_option("--refine-prune", ropt.prune, "Refinement: pruning fraction of the peak")->capture_default_str();
     app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
+    app.add_flag("--refine-support-solver", ropt.support_solver, "Refinement: kernel update on its support (conjugate gradients)");
+    app.add_option("--refine-support-weight", ropt.support_kernel_weight, "Refinement: Tikhonov weight of the support solver")->capture_default_str();
+    app.add_option("--refine-solver-iterations", ropt.solver_iterations, "Refinement: conjugate-gradient iterations")->capture_default_str();
+    app.add_flag("--refine-select-edges,!--refine-all-edges", ropt.select_edges,
+                 "Refinement: Cho & Lee edge selection for the kernel update (default), or all gradients");
+    app.add_option("--refine-edge-pixels", ropt.edge_pixels, "Refinement: selected edge pixels per direction and kernel pixel")->capture_default_str();
+    app.add_option("--refine-edge-decay", ropt.edge_decay, "Refinement: edge threshold decay per alternation")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
         if (add_noise > 0) noise = add_noise;

@@ -51,10 +51,9 @@ void check_is_kernel(const Image& k, std::size_t n) {
     CHECK(double(xt::sum(k)()) == doctest::Approx(1.0).epsilon(1e-4));
 }
 
-}  // namespace
-
-TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and from a blurred guess") {
-    deblur::KernelRefiner<float> refiner;
+// Refines three sampled blurs from a delta and from a smeared guess.
+void check_recovers_kernels(const deblur::KernelRefinerOptions& options) {
+    deblur::KernelRefiner<float> refiner(options);
     for (unsigned seed : {1u, 2u, 3u}) {
         const Case c = make_case(seed);
         const Image delta = gaussian(1, 1);
@@ -79,6 +78,24 @@ TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and 
     }
 }
 
+}  // namespace
+
+TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and from a blurred guess") {
+    SUBCASE("default options") { check_recovers_kernels({}); }
+    SUBCASE("kernel update on the whole canvas, all gradients") {
+        deblur::KernelRefinerOptions options;
+        options.support_solver = false;
+        options.select_edges = false;
+        check_recovers_kernels(options);
+    }
+    SUBCASE("kernel update on its support, selected edges") {
+        deblur::KernelRefinerOptions options;
+        options.support_solver = true;
+        options.select_edges = true;
+        check_recovers_kernels(options);
+    }
+}
+
 TEST_CASE("KernelRefiner rejects bad input") {
     deblur::KernelRefiner<float> refiner;
     const Image image = xt::ones<float>({std::size_t(64), std::size_t(64)}) * 0.5f;
@@ -96,11 +113,27 @@ TEST_CASE("KernelRefiner rejects bad input") {
     options = {};
     options.prune = 1;
     CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.support_kernel_weight = 0;
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.solver_iterations = 0;
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.edge_pixels = 0;
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.edge_decay = 0.5;
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
 }
 
 TEST_CASE("KernelRefiner leaves a flat image's kernel a valid kernel") {
     // No edges: nothing to learn from, but the result must still be a kernel, not NaN.
     const Image flat = xt::ones<float>({std::size_t(64), std::size_t(64)}) * 0.5f;
-    const Image k = deblur::KernelRefiner<float>{}.refine(flat, {}, 15);
-    check_is_kernel(k, 15);
+    for (bool select : {false, true}) {
+        deblur::KernelRefinerOptions options;
+        options.support_solver = options.select_edges = select;
+        const Image k = deblur::KernelRefiner<float>{options}.refine(flat, {}, 15);
+        check_is_kernel(k, 15);
+    }
 }
