@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
     app.add_option("--crop", crop, "Blurry crop size")->capture_default_str();
     app.add_option("--noise", noise, "Noise level of the validation set")->capture_default_str();
     app.add_flag("--refine", refine, "Also evaluate the classical refinement (from the network's kernel and from a delta)");
+    KernelRefinerOptions refinement;
+    app.add_flag("!--refine-all-edges", refinement.select_edges,
+                 "Refinement: update the kernel from all gradients, not the selected edges (the default)");
+    app.add_option("--refine-edge-pixels", refinement.edge_pixels,
+                   "Refinement: selected edge pixels per direction and kernel pixel")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
         DefaultNetwork net(0);
@@ -104,7 +109,7 @@ int main(int argc, char** argv) {
             methods.push_back({"network + classical refinement (the tool's kernel)", {}, {}});
             methods.push_back({"classical refinement from a delta", {}, {}});
         }
-        KernelRefiner<float> refiner;
+        KernelRefiner<float> refiner(refinement);
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
         for (std::size_t i = 0; i < examples.size(); ++i) {
             const auto& ex = examples[i];
