@@ -3,13 +3,17 @@
 // size up to a few times the network's largest kernel.
 //
 // Size rule (kernel_size = 0, automatic): run the network at full resolution
-// up to its largest trained scale; if the estimated kernel reaches the border
-// of its support (more than 5 % of its mass in the outer sixth), the blur is
-// larger than the network can see, so shrink the image by sqrt(2) and try
-// again (at most 4 times, i.e. blurs up to 4x the largest kernel), and scale
-// the kernel back up. The kernel is finally cropped to its visible support
+// up to its smallest trained scale, then, while the estimated kernel reaches
+// the border of its support (more than 5 % of its mass in the outer sixth),
+// up to the next larger one: a large scale's kernel is a blob wider than a
+// small blur, so each blur gets the smallest scale that holds it. If even
+// the largest trained scale's kernel fills its support, the blur is larger
+// than the network can see, so shrink the image by sqrt(2) and try again (at
+// most 4 times, i.e. blurs up to 4x the largest kernel), and scale the
+// kernel back up. The kernel is finally cropped to its visible support
 // (crop_kernel_to_support: values above 2 % of the peak, plus 2 px).
-// With kernel_size = N given, the image is shrunk once so that N fits.
+// With kernel_size = N given: the smallest trained scale of at least N px at
+// full resolution, else the largest on an image shrunk once so that N fits.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -50,25 +54,33 @@ public:
     Kernel estimate(const xt::xtensor<float, 2>& gray, int kernel_size = 0, const Progress& progress = {}) {
         const int kmax = largest_kernel();
         if (kernel_size < 0) throw std::invalid_argument("deblur::KernelEstimator: kernel size must be positive");
+        const std::size_t largest = trained_scales_ - 1;
         if (kernel_size > 0) {
+            for (std::size_t scale = 0; scale < largest; ++scale)
+                if (Net::kernel_sizes[scale] >= kernel_size) return crop_kernel_to_support(estimate_at(gray, 1.0, scale, progress));
             const double factor = std::min(1.0, double(kmax) / kernel_size);
-            return crop_kernel_to_support(estimate_at(gray, factor, progress));
+            return crop_kernel_to_support(estimate_at(gray, factor, largest, progress));
         }
-        Kernel k = estimate_at(gray, 1.0, progress);
+        Kernel k = estimate_at(gray, 1.0, 0, progress);
+        for (std::size_t scale = 1; scale <= largest && !kernel_fits_support(k); ++scale) {
+            if (!large_enough(gray, 1.0, scale)) break;
+            k = estimate_at(gray, 1.0, scale, progress);
+        }
         for (double factor = 1 / std::sqrt(2.0); !kernel_fits_support(k) && factor > 0.2; factor /= std::sqrt(2.0)) {
-            if (!large_enough(gray, factor)) break;  // keep the best estimate the image allows
-            k = estimate_at(gray, factor, progress);
+            if (!large_enough(gray, factor, largest)) break;  // keep the best estimate the image allows
+            k = estimate_at(gray, factor, largest, progress);
         }
         return crop_kernel_to_support(k);
     }
 
 private:
-    Kernel estimate_at(const xt::xtensor<float, 2>& gray, double factor, const Progress& progress) {
-        const std::size_t last = trained_scales_ - 1;
+    // The kernel of network scale `last` (and the coarser ones it builds on)
+    // on the image shrunk by `factor`, scaled back to full resolution.
+    Kernel estimate_at(const xt::xtensor<float, 2>& gray, double factor, std::size_t last, const Progress& progress) {
         const int k = Net::kernel_sizes[last];
         const auto h = static_cast<std::size_t>(std::lround(gray.shape(0) * factor));
         const auto w = static_cast<std::size_t>(std::lround(gray.shape(1) * factor));
-        if (!large_enough(gray, factor))
+        if (!large_enough(gray, factor, last))
             throw std::invalid_argument("deblur::KernelEstimator: the image (" + std::to_string(gray.shape(0)) + " x " +
                                         std::to_string(gray.shape(1)) + ") is too small for a " +
                                         std::to_string(int(std::lround(k / factor))) + " px kernel");
@@ -110,9 +122,9 @@ private:
         }
     }
 
-    // The network needs an image of at least twice its kernel size.
-    bool large_enough(const xt::xtensor<float, 2>& gray, double factor) const {
-        const double k = Net::kernel_sizes[trained_scales_ - 1];
+    // Network scale `scale` needs an image of at least twice its kernel size.
+    bool large_enough(const xt::xtensor<float, 2>& gray, double factor, std::size_t scale) const {
+        const double k = Net::kernel_sizes[scale];
         return gray.shape(0) * factor >= 2 * k && gray.shape(1) * factor >= 2 * k;
     }
 

@@ -1,0 +1,70 @@
+#include "doctest_main.hpp"
+#include "temp_dir.hpp"
+
+#include <deblur/net/model_file.hpp>
+#include <deblur/pipeline/kernel_estimator.hpp>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace deblur;
+
+// Two scales of 5 and 7 px: the size rule's order shows in the progress
+// messages, whatever the (random) weights estimate.
+template <int K>
+using TinyStage = Stage<Chain<Conv<2, 3>, Tanh<>, Recombine<2>>, Quotient<K>, ImageQuotient<>>;
+using TinyNet = MultiScale<Scale<5, TinyStage<5>>, Scale<7, TinyStage<7>>>;
+
+xt::xtensor<float, 2> noise_image(std::size_t n) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(0, 1);
+    xt::xtensor<float, 2> img = xt::zeros<float>({n, n});
+    for (float& v : img) v = u(rng);
+    return img;
+}
+
+// The supports ("(N px support)") the estimator announced, in order.
+std::vector<int> supports_used(KernelEstimator<TinyNet>& estimator, const xt::xtensor<float, 2>& image, int size) {
+    std::vector<int> supports;
+    const auto kernel = estimator.estimate(image, size, [&](const std::string& message) {
+        const auto end = message.find(" px support)");
+        REQUIRE(end != std::string::npos);
+        supports.push_back(std::stoi(message.substr(message.rfind('(', end) + 1)));
+    });
+    CHECK(kernel.shape(0) % 2 == 1);
+    CHECK(double(xt::sum(kernel)()) == doctest::Approx(1.0).epsilon(1e-4));
+    return supports;
+}
+
+}  // namespace
+
+TEST_CASE("KernelEstimator runs the smallest trained scale that holds the kernel") {
+    test::TempDir dir;
+    TinyNet net(3);
+    const auto two = dir / "two.dbm", one = dir / "one.dbm";
+    save_model(net, two, {{"trained_scales", "2"}});
+    save_model(net, one, {{"trained_scales", "1"}});
+    const auto image = noise_image(48);
+
+    KernelEstimator<TinyNet> both(two);
+    CHECK(both.largest_kernel() == 7);
+    // Automatic: the 5 px scale first, whatever comes after it.
+    const auto automatic = supports_used(both, image, 0);
+    REQUIRE(!automatic.empty());
+    CHECK(automatic.front() == 5);
+    if (automatic.size() > 1) CHECK(automatic[1] == 7);
+    // A given size: the smallest scale that holds it, else the largest on a shrunk image.
+    CHECK(supports_used(both, image, 5) == std::vector<int>{5});
+    CHECK(supports_used(both, image, 3) == std::vector<int>{5});
+    CHECK(supports_used(both, image, 7) == std::vector<int>{7});
+    CHECK(supports_used(both, image, 11) == std::vector<int>{11});
+
+    KernelEstimator<TinyNet> first(one);  // only the 5 px scale is trained
+    CHECK(first.largest_kernel() == 5);
+    CHECK(supports_used(first, image, 0).front() == 5);
+    CHECK(supports_used(first, image, 7) == std::vector<int>{7});  // the 5 px scale on a shrunk image
+}
