@@ -13,6 +13,7 @@
 #include <limits>
 #include <random>
 #include <stdexcept>
+#include <vector>
 
 using Image = xt::xtensor<float, 2>;
 
@@ -51,10 +52,10 @@ void check_is_kernel(const Image& k, std::size_t n) {
     CHECK(double(xt::sum(k)()) == doctest::Approx(1.0).epsilon(1e-4));
 }
 
-// Refines three sampled blurs from a delta and from a smeared guess.
-void check_recovers_kernels(const deblur::KernelRefinerOptions& options) {
+// Refines sampled blurs from a delta and from a smeared guess.
+void check_recovers_kernels(const deblur::KernelRefinerOptions& options, std::vector<unsigned> seeds) {
     deblur::KernelRefiner<float> refiner(options);
-    for (unsigned seed : {1u, 2u, 3u}) {
+    for (unsigned seed : seeds) {
         const Case c = make_case(seed);
         const Image delta = gaussian(1, 1);
         // A poor start: the true kernel smeared by a wide Gaussian, as an L2-trained network tends to give.
@@ -81,18 +82,20 @@ void check_recovers_kernels(const deblur::KernelRefinerOptions& options) {
 }  // namespace
 
 TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and from a blurred guess") {
-    SUBCASE("default options") { check_recovers_kernels({}); }
+    // Three blurs for the defaults, one for each variant (this test is the
+    // slowest under the sanitizers).
+    SUBCASE("default options") { check_recovers_kernels({}, {1u, 2u, 3u}); }
     SUBCASE("kernel update on the whole canvas, all gradients") {
         deblur::KernelRefinerOptions options;
         options.support_solver = false;
         options.select_edges = false;
-        check_recovers_kernels(options);
+        check_recovers_kernels(options, {2u});
     }
     SUBCASE("kernel update on its support, selected edges") {
         deblur::KernelRefinerOptions options;
         options.support_solver = true;
         options.select_edges = true;
-        check_recovers_kernels(options);
+        check_recovers_kernels(options, {3u});
     }
 }
 
