@@ -10,7 +10,10 @@
 // isotropic Gaussian of the right size whose width is best on this set.
 // With --refine, two more rows: the network's kernel refined classically
 // (KernelRefiner, as the deblur tool does by default) and the same refinement
-// started from a delta, so the share of each part is visible.
+// started from a delta, so the share of each part is visible. With --tool,
+// the tool's own kernel (deblur::estimate_kernel: the model's size rule, the
+// network and the refinement) with the kernel size given and automatic: the
+// figures that decide whether a multi-scale model should be the default.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -23,6 +26,7 @@
 #include <deblur/eval/aligned_ssd.hpp>
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/model_file.hpp>
+#include <deblur/pipeline/blind_deblur.hpp>
 #include <deblur/pipeline/kernel_refiner.hpp>
 #include <deblur/train/validation_set.hpp>
 
@@ -38,7 +42,15 @@ Kernel gaussian_kernel(int k, double sigma) {
     return g / xt::sum(g)();
 }
 
-double kernel_error(const Kernel& a, const Kernel& b) {
+// Sum of squared differences; a kernel of another size is compared centred on b's support.
+double kernel_error(const Kernel& kernel, const Kernel& b) {
+    Kernel a = xt::zeros<float>(b.shape());
+    const auto n = static_cast<std::ptrdiff_t>(kernel.shape(0)), m = static_cast<std::ptrdiff_t>(b.shape(0));
+    for (std::ptrdiff_t r = 0; r < n; ++r)
+        for (std::ptrdiff_t c = 0; c < n; ++c) {
+            const std::ptrdiff_t rr = r - n / 2 + m / 2, cc = c - n / 2 + m / 2;
+            if (rr >= 0 && cc >= 0 && rr < m && cc < m) a(rr, cc) = kernel(r, c);
+        }
     double s = 0;
     for (std::size_t i = 0; i < a.size(); ++i) s += (double(a.data()[i]) - b.data()[i]) * (double(a.data()[i]) - b.data()[i]);
     return s;
@@ -64,7 +76,7 @@ int main(int argc, char** argv) {
     int images = 0, crop = 256;
     std::size_t scale = 0;
     double noise = 0.01;
-    bool refine = false;
+    bool refine = false, tool = false;
     app.add_option("--model", model, "Model file")->capture_default_str();
     app.add_option("--scale", scale, "Scale whose kernels are evaluated (0: 17 px, 1: 25 px, 2: 33 px)")->capture_default_str();
     app.add_option("--val-dir", val_dir, "Validation photos")->capture_default_str();
@@ -72,6 +84,8 @@ int main(int argc, char** argv) {
     app.add_option("--crop", crop, "Blurry crop size")->capture_default_str();
     app.add_option("--noise", noise, "Noise level of the validation set")->capture_default_str();
     app.add_flag("--refine", refine, "Also evaluate the classical refinement (from the network's kernel and from a delta)");
+    app.add_flag("--tool", tool,
+                 "Also evaluate the tool's kernel (estimate_kernel: size rule, network, refinement), size given and automatic");
     KernelRefinerOptions refinement;
     app.add_flag("!--refine-all-edges", refinement.select_edges,
                  "Refinement: update the kernel from all gradients, not the selected edges (the default)");
@@ -109,6 +123,13 @@ int main(int argc, char** argv) {
             methods.push_back({"network + classical refinement (the tool's kernel)", {}, {}});
             methods.push_back({"classical refinement from a delta", {}, {}});
         }
+        if (tool) {
+            methods.push_back({"the tool, kernel size " + std::to_string(k) + " given", {}, {}});
+            methods.push_back({"the tool, automatic kernel size", {}, {}});
+        }
+        BlindDeblurOptions tool_options;
+        tool_options.model = model;
+        tool_options.refinement = refinement;
         KernelRefiner<float> refiner(refinement);
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
         for (std::size_t i = 0; i < examples.size(); ++i) {
@@ -126,6 +147,11 @@ int main(int argc, char** argv) {
                 candidates.push_back(refiner.refine(ex.blurry, estimated, k));
                 candidates.push_back(refiner.refine(ex.blurry, delta, k));
             }
+            if (tool)
+                for (int size : {k, 0}) {
+                    tool_options.kernel_size = size;
+                    candidates.push_back(estimate_kernel(ex.blurry, noise, tool_options));
+                }
             for (std::size_t m = 0; m < methods.size(); ++m) {
                 methods[m].kernel_errors.push_back(kernel_error(candidates[m], ex.kernel));
                 methods[m].ratios.push_back(aligned_ssd(Kernel(solver.deconvolve(ex.blurry, candidates[m])), sharp) / reference);
