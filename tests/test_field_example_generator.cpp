@@ -2,6 +2,7 @@
 // spatially-varying camera shake and their kernel fields at the estimation
 // grid's patch centres; FieldValidationSet.
 #include "doctest_main.hpp"
+#include "noise_photo.hpp"
 
 #include <deblur/blur/blur.hpp>
 #include <deblur/blur/camera_shake_blur.hpp>
@@ -21,16 +22,9 @@ namespace {
 
 using namespace deblur;
 using Image = xt::xtensor<float, 2>;
+using deblur::test::noise_photo;
 
-Image texture(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(0, 1);
-    Image im = Image::from_shape({n, n});
-    for (auto& v : im) v = u(rng);
-    return im;
-}
-
-train::TrainingSet photos() { return train::TrainingSet({texture(90, 1), texture(100, 2), texture(96, 3)}); }
+train::TrainingSet photos() { return train::TrainingSet({noise_photo(90, 1), noise_photo(100, 2), noise_photo(96, 3)}); }
 
 train::FieldExampleGeneratorOptions options(std::size_t grid = 3) {
     train::FieldExampleGeneratorOptions o;
@@ -125,7 +119,7 @@ TEST_CASE("with rotation, each corner's target kernel explains the blurry image 
     o.shake.rotation = 1.5;
     o.true_grid = 12;
     o.data.noise_sigma = 0;
-    const auto set_big = train::TrainingSet({texture(120, 4), texture(130, 5)});
+    const auto set_big = train::TrainingSet({noise_photo(120, 4), noise_photo(130, 5)});
     const train::FieldExampleGenerator generator(set_big, o);
     const EFFGrid grid = generator.grid();
     for (std::uint64_t index = 0; index < 3; ++index) {
@@ -148,7 +142,7 @@ TEST_CASE("with rotation, each corner's target kernel explains the blurry image 
 TEST_CASE("crops without texture are redrawn; a set of flat images is refused clearly") {
     Image flat = Image::from_shape({100, 100});
     flat.fill(0.5f);
-    const train::TrainingSet mixed({flat, texture(100, 7), flat});
+    const train::TrainingSet mixed({flat, noise_photo(100, 7), flat});
     const train::FieldExampleGenerator generator(mixed, options());
     std::vector<train::FieldExample> batch(6);
     generator.fill_batch(batch, 0);

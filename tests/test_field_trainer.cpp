@@ -3,6 +3,7 @@
 // network, a step on a fixed batch, exact resume.
 #include "doctest_main.hpp"
 #include "temp_dir.hpp"
+#include "noise_photo.hpp"
 
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/eff_network.hpp>
@@ -29,17 +30,10 @@ template <class E = Exec<float>>
 using TinyEFFNet = MultiScale<Scale<9, TinyEFFStage<9, E>, TinyEFFStage<9, E>>>;
 using Image = xt::xtensor<float, 2>;
 
+using deblur::test::noise_photo;
 using deblur::test::TempDir;
 
-Image texture(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(0, 1);
-    Image im = Image::from_shape({n, n});
-    for (auto& v : im) v = u(rng);
-    return im;
-}
-
-train::TrainingSet photos() { return train::TrainingSet({texture(64, 1), texture(72, 2), texture(80, 3)}); }
+train::TrainingSet photos() { return train::TrainingSet({noise_photo(64, 1), noise_photo(72, 2), noise_photo(80, 3)}); }
 
 train::FieldExampleGeneratorOptions data_options() {
     train::FieldExampleGeneratorOptions o;

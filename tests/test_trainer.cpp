@@ -1,5 +1,6 @@
 #include "doctest_main.hpp"
 #include "temp_dir.hpp"
+#include "noise_photo.hpp"
 
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/parameters.hpp>
@@ -8,7 +9,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -22,18 +22,10 @@ using TinyStage = Stage<Chain<Conv<2, 3>, Tanh<>, Recombine<2>>, Quotient<K>, Im
 using TinyNet = MultiScale<Scale<9, TinyStage<9>, TinyStage<9>>>;
 using Image = xt::xtensor<float, 2>;
 
+using deblur::test::noise_photo;
 using deblur::test::TempDir;
 
-// Smoothed random texture: crops pass the gradient test of the generator.
-Image texture(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(0, 1);
-    Image im = Image::from_shape({n, n});
-    for (auto& v : im) v = u(rng);
-    return im;
-}
-
-train::TrainingSet photos() { return train::TrainingSet({texture(64, 1), texture(72, 2), texture(80, 3)}); }
+train::TrainingSet photos() { return train::TrainingSet({noise_photo(64, 1), noise_photo(72, 2), noise_photo(80, 3)}); }
 
 train::ExampleGeneratorOptions data_options() {
     train::ExampleGeneratorOptions o;
