@@ -84,6 +84,12 @@ int main(int argc, char** argv) {
     app.add_option("--refine-kernel-weight", ropt.kernel_weight, "Refinement: kernel Tikhonov weight")->capture_default_str();
     app.add_option("--refine-beta-rate", ropt.beta_rate, "Refinement: half-quadratic penalty growth")->capture_default_str();
     app.add_option("--refine-prune", ropt.prune, "Refinement: pruning fraction of the peak")->capture_default_str();
+    app.add_option("--refine-tail-prune", ropt.tail_prune,
+                   "Refinement: values down to this fraction of the peak kept where connected to one above the prune fraction (0: off)")
+        ->capture_default_str();
+    app.add_option("--refine-tail-noise", ropt.tail_noise,
+                   "Refinement: the tail threshold is at least this many times the RMS of the kernel update's negative values")
+        ->capture_default_str();
     app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
     app.add_flag("--refine-support-solver", ropt.support_solver, "Refinement: kernel update on its support (conjugate gradients)");
     app.add_option("--refine-support-weight", ropt.support_kernel_weight, "Refinement: Tikhonov weight of the support solver")->capture_default_str();

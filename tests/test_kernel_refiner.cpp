@@ -128,6 +128,12 @@ TEST_CASE("KernelRefiner rejects bad input") {
     options = {};
     options.edge_decay = 0.5;
     CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.tail_prune = options.prune * 2;  // the tail's cut above the plain one
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.tail_noise = -1;
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
 }
 
 TEST_CASE("KernelRefiner leaves a flat image's kernel a valid kernel") {
@@ -138,5 +144,36 @@ TEST_CASE("KernelRefiner leaves a flat image's kernel a valid kernel") {
         options.support_solver = options.select_edges = select;
         const Image k = deblur::KernelRefiner<float>{options}.refine(flat, {}, 15);
         check_is_kernel(k, 15);
+    }
+}
+
+TEST_CASE("prune_kernel: a plain cut, or hysteresis that keeps faint values connected to strong ones") {
+    // A bright core (1.0), a faint tail attached to it (0.03), a faint detached
+    // speck (0.03), a bright detached speck (0.5, one value: little mass).
+    Image k = xt::zeros<float>({std::size_t(15), std::size_t(15)});
+    for (int c = 5; c <= 9; ++c) k(7, c) = 1.0f;
+    for (int r = 8; r <= 12; ++r) k(r, 9) = 0.03f;
+    k(1, 1) = 0.03f;
+    k(1, 13) = 0.5f;
+    SUBCASE("plain cut at 5 %: only the core's values and the bright speck pass the cut; the speck is too light") {
+        Image p = k;
+        deblur::prune_kernel(p, 0.05, 0.05, 0.1);
+        CHECK(double(xt::sum(p)()) == doctest::Approx(5.0));
+        CHECK(p(10, 9) == 0.0f);
+        CHECK(p(1, 13) == 0.0f);
+    }
+    SUBCASE("hysteresis 2 % / 5 %: the attached tail stays, both specks go") {
+        Image p = k;
+        deblur::prune_kernel(p, 0.02, 0.05, 0.1);
+        CHECK(double(xt::sum(p)()) == doctest::Approx(5.15));
+        CHECK(p(12, 9) == 0.03f);
+        CHECK(p(1, 1) == 0.0f);
+        CHECK(p(1, 13) == 0.0f);
+    }
+    SUBCASE("a detached piece with enough mass and a strong value stays") {
+        Image p = k;
+        deblur::prune_kernel(p, 0.02, 0.05, 0.05);  // the bright speck holds 0.5 / 5.68 > 5 %
+        CHECK(p(1, 13) == 0.5f);
+        CHECK(p(1, 1) == 0.0f);
     }
 }
