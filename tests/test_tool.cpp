@@ -673,6 +673,8 @@ TEST_CASE("the kernel picture and the similarity measure") {
 //   network only (eeec616)          mean -2.3, -7.7..+1.7   0.59, 0.46..0.66  +1.74/+0.72 dB, 0.57/0.60
 //   + KernelRefiner (3b25e19)       mean +2.9, -5.6..      0.85, 0.65..      +3.53/+5.01 dB, 0.82/0.91
 //   + kernel_weight 50 (4147842)    mean +4.2, +1.0..+8.1 0.88, 0.74..0.95  +4.67/+5.18 dB, 0.88/0.94
+//   + edge selection, 10 alternations mean +4.4, -2.0..+8.4 0.88, 0.55..0.96
+//   + tail pruning (b8df2b1)        mean +4.3, -1.5..+8.4 0.87, 0.52..0.96  (148026.jpg seed 1 fails in both)
 //   true kernel (--kernel): +3.9 .. +9.9 dB; delta kernel: -0.08 .. +0.08 dB, similarity 0.36 .. 0.64.
 //
 // Bounds: blind gain above 2 dB and similarity above 0.7 and 0.15 above the
