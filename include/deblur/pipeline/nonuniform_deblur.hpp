@@ -7,7 +7,8 @@
 //
 // Steps, on the luminance:
 //   1. the uniform pipeline's kernel (estimate_kernel on the estimation window:
-//      network + classical refinement) fixes the blur size; the local kernels
+//      network + classical refinement, without its tail pruning unless
+//      uniform_tail_pruning) fixes the blur size; the local kernels
 //      get a support S = odd(1.25 x its size), at least the network's kernel
 //      (rotation makes the kernels at the corners longer than the average);
 //   2. the field's start: by default step 1's kernel in every patch
@@ -259,7 +260,9 @@ inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, cons
     const auto window = choose_estimation_window(gray, base.estimation_size);
     const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
                                                 xt::range(window.col, window.col + window.cols));
-    result.uniform_kernel = estimate_kernel(crop, result.noise, base);
+    BlindDeblurOptions uniform = base;
+    if (!options.uniform_tail_pruning) uniform.refinement.tail_prune = 0;
+    result.uniform_kernel = estimate_kernel(crop, result.noise, uniform);
     const int support = field_support(result.uniform_kernel, 17);
     say("uniform kernel " + std::to_string(result.uniform_kernel.shape(0)) + " px: local kernels of " +
         std::to_string(support) + " px");

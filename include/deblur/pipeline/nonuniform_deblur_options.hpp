@@ -13,6 +13,10 @@ namespace deblur {
 struct NonuniformDeblurOptions {
     BlindDeblurOptions base;
     std::size_t grid_rows = 3, grid_cols = 3;  // EFF patches per axis
+    // Step 1's refinement with base.refinement.tail_prune as given; off by
+    // default (tail_prune = 0 there): the field started from such a kernel
+    // measured 0.66 dB worse on held-out photos (BENCHMARKS.md, bench/nonuniform).
+    bool uniform_tail_pruning = false;
     std::filesystem::path field_model;  // the network of step 2; empty: models/nonuniform.dbm if shipped, else the uniform model
     bool refine_patches = false;        // step 3: refine each local kernel classically on its patch ...
     bool start_from_uniform = false;    // ... started from step 1's kernel instead of the network's local kernel,
