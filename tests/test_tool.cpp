@@ -665,7 +665,8 @@ TEST_CASE("the kernel picture and the similarity measure") {
 }
 
 // Bounds, from what the program gives with the shipped model
-// (models/default.dbm of cdbdf4f: the 17 px scale only, an early checkpoint),
+// (models/default.dbm of cdbdf4f: the 17 px scale only, an early checkpoint;
+// the last row: the three-scale file of 2026-12-03),
 // measured in a Release build with DEBLUR_E2E_SURVEY=1 (10 photos x seeds 1-3,
 // 30 runs, about 40 s); "similarity" is the shifted NCC with the true kernel:
 //
@@ -675,6 +676,7 @@ TEST_CASE("the kernel picture and the similarity measure") {
 //   + kernel_weight 50 (4147842)    mean +4.2, +1.0..+8.1 0.88, 0.74..0.95  +4.67/+5.18 dB, 0.88/0.94
 //   + edge selection, 10 alternations mean +4.4, -2.0..+8.4 0.88, 0.55..0.96
 //   + tail pruning (b8df2b1)        mean +4.3, -1.5..+8.4 0.87, 0.52..0.96  (148026.jpg seed 1 fails in both)
+//   + three-scale default.dbm       mean +4.4, -1.3..+7.5 0.88, 0.53..0.96
 //   true kernel (--kernel): +3.9 .. +9.9 dB; delta kernel: -0.08 .. +0.08 dB, similarity 0.36 .. 0.64.
 //
 // Bounds: blind gain above 2 dB and similarity above 0.7 and 0.15 above the
