@@ -199,6 +199,19 @@ TEST_CASE("nonuniform_deblur: a field per patch, closer to the true field than t
                                                                    << uniform_similarity);
     CHECK(field_similarity > uniform_similarity);
 
+    // Step 1 is the uniform pipeline's kernel (the window is the whole image
+    // here), by default without the refinement's tail pruning, with it on request.
+    deblur::BlindDeblurOptions untrimmed = options.base;
+    untrimmed.refinement.tail_prune = 0;
+    const Image without = deblur::estimate_kernel(blurry, 0.005, untrimmed);
+    const Image with = deblur::estimate_kernel(blurry, 0.005, options.base);
+    CHECK(result.uniform_kernel == without);
+    REQUIRE(!(with == without));  // else the option would not matter on this image
+    auto pruned = options;
+    pruned.uniform_tail_pruning = true;
+    pruned.refine_field = false;  // step 1 is what is checked
+    CHECK(deblur::nonuniform_deblur(input, pruned).uniform_kernel == with);
+
     // A grid whose patches are smaller than the kernel needs is refused before any estimation.
     options.grid_rows = options.grid_cols = 5;
     try {
