@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
     int repeats = 3, threads = 0;
     std::string device = "cpu";
     bool stages = false;
+    KernelRefinerOptions refinement;
     app.add_option("--sizes", sizes, "Image sizes (square)")->capture_default_str();
     app.add_option("--kernels", kernels, "Kernel sizes")->capture_default_str();
     app.add_option("--photo", photo, "A sharp photo, or a folder whose first photo is used")->capture_default_str();
@@ -124,6 +125,9 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str();
     app.add_option("--device", device, "Where the network runs: cpu or cuda")->capture_default_str();
     app.add_flag("--stages", stages, "Add a table of the time per stage (wall / CPU)");
+    app.add_option("--refine-iterations", refinement.iterations, "Refinement: alternations per level")->capture_default_str();
+    app.add_option("--refine-beta-max", refinement.beta_max, "Refinement: the last latent step's half-quadratic penalty")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
         if (threads > 0) omp_set_num_threads(threads);
@@ -167,6 +171,7 @@ int main(int argc, char** argv) {
                 options.model = model;
                 options.kernel_size = k;
                 options.network = network;
+                options.refinement = refinement;
                 // Full = the call (and freeing its result); estimate and the
                 // stages from the library's own timings.
                 blind_deblur(image, options);  // warm-up: FFT plans, model file cache

@@ -134,6 +134,11 @@ TEST_CASE("KernelRefiner rejects bad input") {
     options = {};
     options.tail_noise = -1;
     CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.beta_max = 0;
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options.beta_max = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
 }
 
 TEST_CASE("KernelRefiner leaves a flat image's kernel a valid kernel") {

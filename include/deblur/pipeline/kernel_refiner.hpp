@@ -5,7 +5,7 @@
 // estimate) instead of a delta. At each pyramid level, `iterations` times:
 //
 //   latent  S = argmin ||k * S - y||^2 + lambda ||grad S||_0
-//             (half-quadratic splitting, beta = 2 lambda ... 1e5, x beta_rate per step),
+//             (half-quadratic splitting, beta = 2 lambda ... beta_max, x beta_rate per step),
 //   kernel  k = argmin ||grad S * k - grad y||^2 + gamma ||k||^2
 //             over the selected edges of S only (Cho & Lee 2009: the strongest
 //             gradients, a threshold that decays per alternation; select_edges)
@@ -59,7 +59,8 @@ struct KernelRefinerOptions {
     // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning").
     double tail_prune = 0.02;
     double tail_noise = 2.5;
-    double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... 1e5)
+    double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... beta_max)
+    double beta_max = 1e3;        // the last latent step's penalty (Xu et al., Pan et al.: 1e5; BENCHMARKS.md)
     double coarsest_kernel = 9;   // kernel size (px) at the coarsest pyramid level
     double level_ratio = 1.4142135623730951;  // image and kernel scale between levels
     // Kernel update restricted to the kernel's support (conjugate gradients,
@@ -84,7 +85,8 @@ struct KernelRefinerOptions {
             throw std::invalid_argument("deblur::KernelRefinerOptions: prune and min_component must be in [0, 1)");
         if (!(tail_prune >= 0 && tail_prune <= prune) || !(tail_noise >= 0))
             throw std::invalid_argument("deblur::KernelRefinerOptions: tail_prune must be in [0, prune], tail_noise >= 0");
-        if (!(beta_rate > 1)) throw std::invalid_argument("deblur::KernelRefinerOptions: beta_rate must exceed 1");
+        if (!(beta_rate > 1) || !(beta_max > 0))
+            throw std::invalid_argument("deblur::KernelRefinerOptions: beta_rate must exceed 1, beta_max must be positive");
         if (!(coarsest_kernel >= 3) || !(level_ratio > 1))
             throw std::invalid_argument("deblur::KernelRefinerOptions: coarsest_kernel must be >= 3 and level_ratio > 1");
         if (!(support_kernel_weight > 0) || solver_iterations < 1)
@@ -316,9 +318,10 @@ private:
             ky_f_[i] = complex_mul_conj(k_f_[i], y_f_[i]);
             k_power_[i] = std::norm(k_f_[i]);
         }
-        if (!(2 * lambda < 1e5)) std::fill(s_f_.begin(), s_f_.end(), std::complex<T>{});  // no step: S = 0
-        for (double beta = 2 * lambda; beta < 1e5; beta *= options_.beta_rate) {
-            const bool last = !(beta * options_.beta_rate < 1e5);
+        const double beta_max = options_.beta_max;
+        if (!(2 * lambda < beta_max)) std::fill(s_f_.begin(), s_f_.end(), std::complex<T>{});  // no step: S = 0
+        for (double beta = 2 * lambda; beta < beta_max; beta *= options_.beta_rate) {
+            const bool last = !(beta * options_.beta_rate < beta_max);
             const std::size_t kept = thresholded_gradient_adjoint(static_cast<T>(lambda / beta));
             // Gradient steps that keep no edge (the first few: lambda / beta
             // is large) have D'g = 0, whose transform needs no FFT.
