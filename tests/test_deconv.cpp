@@ -9,6 +9,7 @@
 #include <deblur/deconv/wiener.hpp>
 #include <deblur/fft/reference_dft.hpp>
 
+#include <omp.h>
 #include <xtensor/xview.hpp>
 
 #include <algorithm>
@@ -334,6 +335,22 @@ TEST_CASE("a deconvolver reuses its buffers and gives repeatable results") {
         xt::xtensor<float, 2> out_ch = xt::view(out, ch, xt::all(), xt::all());
         CHECK(out_ch == solver.deconvolve(in_ch, p.kernel));
     }
+}
+
+TEST_CASE("the deconvolver's result does not depend on the number of threads") {
+    // 500^2 with a 9 px kernel: a 576^2 canvas, large enough for threaded passes.
+    const auto p = make_pair<float>(blocks_scene(500, 11), 9, 12, 0.01);
+    const int threads = omp_get_max_threads();
+    for (bool masked : {true, false}) {
+        auto opts = DeconvOptions::for_noise(0.01);
+        opts.estimate_boundary = masked;
+        omp_set_num_threads(1);
+        const auto one = deblur::deconvolve(p.blurry, p.kernel, opts);
+        omp_set_num_threads(3);  // more threads than blocks of rows would not matter either
+        const auto three = deblur::deconvolve(p.blurry, p.kernel, opts);
+        CHECK(one == three);
+    }
+    omp_set_num_threads(threads);
 }
 
 TEST_CASE("the deconvolver runs on the reference DFT policy with the same result") {

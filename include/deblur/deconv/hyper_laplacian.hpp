@@ -27,6 +27,7 @@
 //     the Fourier domain as in Krishnan & Fergus: about half the FFTs, but
 //     the fill is not data, and the borders come out worse (DeconvOptions).
 // The result is cropped back to the blurry image's size.
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <cstddef>
@@ -34,6 +35,8 @@
 #include <stdexcept>
 #include <utility>
 #include <vector>
+#include <omp.h>
+
 #include <xtensor/xtensor.hpp>
 
 #include "../blur/real_fft_size.hpp"
@@ -52,10 +55,13 @@ namespace deblur {
 // images and kernels of one size allocate nothing and reuse the FFT plans.
 // The conjugate-gradient updates are fused so that each step reads every
 // spectrum about twice (the passes are memory-bound: at 2048^2 one pass over
-// a spectrum costs about as much as a transform). They run on one thread;
-// FFTW threads the transforms of large canvases (fftw.hpp): OpenMP passes
-// measured 1.5-2x slower at 1024^2-2048^2 once other processes shared the
-// two cores (their barriers wait for a preempted thread).
+// a spectrum costs about as much as a transform). On canvases of 512^2 and
+// more the passes run on OpenMP's threads, over blocks of rows handed out
+// dynamically (statically split passes measured 1.5-2x slower than one
+// thread once another process shared the two cores: each waited for its
+// preempted half); sums are kept per row and added in row order, so the
+// result does not depend on the thread count. FFTW threads the transforms
+// (fftw.hpp).
 template <class T, class Fft = fft::Fftw>
 class HyperLaplacianDeconvolver {
 public:
@@ -119,11 +125,31 @@ private:
             gradient_power_.resize(nc);
             inv_den_.resize(nc);
             gradient_power_spectrum(ph, pw, gradient_power_.data());
+            row_sums_.resize(ph);
             ph_ = ph;
             pw_ = pw;
             wc_ = pw / 2 + 1;
         }
+        threads_ = ph_ * pw_ >= fft::Fftw::min_threaded_size ? std::max(1, omp_get_max_threads()) : 1;
         kernel_spectrum<Fft>(kernel, ph_, pw_, work_.data(), kernel_f_.data());
+    }
+
+    // body(r0, r1) for the canvas rows [r0, r1) of every block; blocks go to
+    // the threads as they finish the previous one (see the class comment).
+    template <class Body>
+    void for_rows(std::size_t rows, const Body& body) const {
+        constexpr std::size_t block = 16;
+        const auto blocks = static_cast<std::ptrdiff_t>((rows + block - 1) / block);
+#pragma omp parallel for schedule(dynamic) num_threads(threads_) if (threads_ > 1)
+        for (std::ptrdiff_t b = 0; b < blocks; ++b)
+            body(static_cast<std::size_t>(b) * block, std::min(rows, static_cast<std::size_t>(b + 1) * block));
+    }
+
+    // The sum of row_sums_, in row order.
+    double sum_of_rows() const {
+        double s = 0;
+        for (std::size_t u = 0; u < ph_; ++u) s += row_sums_[u];
+        return s;
     }
 
     // Sum over the full spectrum of a real canvas from a row of its half
@@ -138,31 +164,33 @@ private:
 
     // work_ = Dx' wx + Dy' wy with (wx, wy) = shrink of the periodic forward
     // differences of scale * x_ (the w-subproblem and the adjoint in one
-    // pass; the shrunk gradients of two rows are kept in rows_).
+    // pass; each thread keeps the shrunk gradients of two rows in rows_).
     template <class Shrink>
     void shrink_adjoint(const Shrink& shrink, T scale) {
         const std::size_t ph = ph_, pw = pw_;
         const T* x = x_.data();
-        rows_.resize(3 * pw);
-        T* gx = rows_.data();
-        T* gy = gx + pw;
-        T* gy_up = gy + pw;  // shrunk vertical differences of the row above
+        rows_.resize(3 * pw * static_cast<std::size_t>(threads_));
         auto vertical = [&](std::size_t r, T* g) {
             const T* xr = x + r * pw;
             const T* xd = x + ((r + 1) % ph) * pw;
             for (std::size_t c = 0; c < pw; ++c) g[c] = shrink(scale * (xd[c] - xr[c]));
         };
-        vertical(ph - 1, gy_up);
-        for (std::size_t r = 0; r < ph; ++r) {
-            const T* xr = x + r * pw;
-            for (std::size_t c = 0; c + 1 < pw; ++c) gx[c] = shrink(scale * (xr[c + 1] - xr[c]));
-            gx[pw - 1] = shrink(scale * (xr[0] - xr[pw - 1]));
-            vertical(r, gy);
-            T* d = work_.data() + r * pw;
-            d[0] = gx[pw - 1] - gx[0] + gy_up[0] - gy[0];
-            for (std::size_t c = 1; c < pw; ++c) d[c] = gx[c - 1] - gx[c] + gy_up[c] - gy[c];
-            std::swap(gy, gy_up);
-        }
+        for_rows(ph, [&](std::size_t r0, std::size_t r1) {
+            T* gx = rows_.data() + 3 * pw * static_cast<std::size_t>(omp_get_thread_num());
+            T* gy = gx + pw;
+            T* gy_up = gy + pw;  // shrunk vertical differences of the row above
+            vertical((r0 + ph - 1) % ph, gy_up);
+            for (std::size_t r = r0; r < r1; ++r) {
+                const T* xr = x + r * pw;
+                for (std::size_t c = 0; c + 1 < pw; ++c) gx[c] = shrink(scale * (xr[c + 1] - xr[c]));
+                gx[pw - 1] = shrink(scale * (xr[0] - xr[pw - 1]));
+                vertical(r, gy);
+                T* d = work_.data() + r * pw;
+                d[0] = gx[pw - 1] - gx[0] + gy_up[0] - gy[0];
+                for (std::size_t c = 1; c < pw; ++c) d[c] = gx[c - 1] - gx[c] + gy_up[c] - gy[c];
+                std::swap(gy, gy_up);
+            }
+        });
     }
 
     // q = K'MK p for q = K p on entry: back to the canvas, mask (and the
@@ -173,12 +201,14 @@ private:
         const T inv_n = T(1) / static_cast<T>(ph * pw);
         fft::inverse_destroying<Fft>(ph, pw, q.data(), work_.data());
         T* work = work_.data();
-        for (std::size_t r = 0; r < ph; ++r) {
-            T* row = work + r * pw;
-            const std::size_t seen = r < h ? w : 0;
-            for (std::size_t c = 0; c < seen; ++c) row[c] *= inv_n;
-            for (std::size_t c = seen; c < pw; ++c) row[c] = T(0);
-        }
+        for_rows(ph, [&](std::size_t r0, std::size_t r1) {
+            for (std::size_t r = r0; r < r1; ++r) {
+                T* row = work + r * pw;
+                const std::size_t seen = r < h ? w : 0;
+                for (std::size_t c = 0; c < seen; ++c) row[c] *= inv_n;
+                for (std::size_t c = seen; c < pw; ++c) row[c] = T(0);
+            }
+        });
         Fft::template forward<T>(ph, pw, work_.data(), q.data());
     }
 
@@ -196,61 +226,76 @@ private:
         const complex* data = data_f_.data();
         complex *x = x_f_.data(), *kmk_x = kmk_x_f_.data(), *r = r_f_.data(), *p = p_f_.data(), *q = q_f_.data();
 
+        double* row_sums = row_sums_.data();
+        auto z_dot_r = [&](std::size_t u, double row) {  // <r, z> of spectrum row u from its half-row sum
+            return full_spectrum_sum(row, [&](std::size_t v) { return double(inv_den[u * wc + v]) * std::norm(r[u * wc + v]); });
+        };
+
         // r = rhs - A x, p = z, q = K p, rz = <r, z>.
-        double rz = 0;
-        for (std::size_t u = 0; u < ph; ++u) {
-            double row = 0;
-            for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
-                const T d = T(1) / (mu * std::norm(K[i]) + gp[i]);
-                inv_den[i] = d;
-                const complex ri = r[i] + mu * (data[i] - kmk_x[i]) - gp[i] * x[i];
-                r[i] = ri;
-                p[i] = d * ri;
-                q[i] = complex_mul(p[i], K[i]);
-                row += static_cast<double>(d) * std::norm(ri);
+        for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+            for (std::size_t u = u0; u < u1; ++u) {
+                double row = 0;
+                for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
+                    const T d = T(1) / (mu * std::norm(K[i]) + gp[i]);
+                    inv_den[i] = d;
+                    const complex ri = r[i] + mu * (data[i] - kmk_x[i]) - gp[i] * x[i];
+                    r[i] = ri;
+                    p[i] = d * ri;
+                    q[i] = complex_mul(p[i], K[i]);
+                    row += static_cast<double>(d) * std::norm(ri);
+                }
+                row_sums[u] = z_dot_r(u, row);
             }
-            rz += full_spectrum_sum(row, [&](std::size_t v) { return double(inv_den[u * wc + v]) * std::norm(r[u * wc + v]); });
-        }
+        });
+        double rz = sum_of_rows();
         for (int it = 0; it < iterations && rz > 0; ++it) {
             masked_round_trip(q_f_);
             // q = K'MK p (finishing the round trip); pap = <p, A p>, A p = mu q + |D|^2 p.
-            double pap = 0;
-            for (std::size_t u = 0; u < ph; ++u) {
-                auto term = [&](std::size_t i) { return re_dot(p[i], mu * q[i] + gp[i] * p[i]); };
-                double row = 0;
-                for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
-                    q[i] = complex_mul_conj(K[i], q[i]);
-                    row += term(i);
+            for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+                for (std::size_t u = u0; u < u1; ++u) {
+                    auto term = [&](std::size_t i) { return re_dot(p[i], mu * q[i] + gp[i] * p[i]); };
+                    double row = 0;
+                    for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
+                        q[i] = complex_mul_conj(K[i], q[i]);
+                        row += term(i);
+                    }
+                    row_sums[u] = full_spectrum_sum(row, [&](std::size_t v) { return term(u * wc + v); });
                 }
-                pap += full_spectrum_sum(row, [&](std::size_t v) { return term(u * wc + v); });
-            }
+            });
+            const double pap = sum_of_rows();
             if (!(pap > 0)) break;
             const T step = static_cast<T>(rz / pap);
             if (it + 1 == iterations) {  // the last step needs no new residual
-                for (std::size_t i = 0; i < ph * wc; ++i) {
-                    x[i] += step * p[i];
-                    kmk_x[i] += step * q[i];
-                }
+                for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+                    for (std::size_t i = u0 * wc; i < u1 * wc; ++i) {
+                        x[i] += step * p[i];
+                        kmk_x[i] += step * q[i];
+                    }
+                });
                 break;
             }
-            double rz_next = 0;
-            for (std::size_t u = 0; u < ph; ++u) {
-                double row = 0;
-                for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
-                    x[i] += step * p[i];
-                    kmk_x[i] += step * q[i];
-                    r[i] -= step * (mu * q[i] + gp[i] * p[i]);
-                    row += static_cast<double>(inv_den[i]) * std::norm(r[i]);
+            for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+                for (std::size_t u = u0; u < u1; ++u) {
+                    double row = 0;
+                    for (std::size_t i = u * wc; i < (u + 1) * wc; ++i) {
+                        x[i] += step * p[i];
+                        kmk_x[i] += step * q[i];
+                        r[i] -= step * (mu * q[i] + gp[i] * p[i]);
+                        row += static_cast<double>(inv_den[i]) * std::norm(r[i]);
+                    }
+                    row_sums[u] = z_dot_r(u, row);
                 }
-                rz_next += full_spectrum_sum(row, [&](std::size_t v) { return double(inv_den[u * wc + v]) * std::norm(r[u * wc + v]); });
-            }
+            });
+            const double rz_next = sum_of_rows();
             const T momentum = static_cast<T>(rz_next / rz);
             rz = rz_next;
             // p = z + momentum p, q = K p (the start of the next round trip).
-            for (std::size_t i = 0; i < ph * wc; ++i) {
-                p[i] = inv_den[i] * r[i] + momentum * p[i];
-                q[i] = complex_mul(p[i], K[i]);
-            }
+            for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+                for (std::size_t i = u0 * wc; i < u1 * wc; ++i) {
+                    p[i] = inv_den[i] * r[i] + momentum * p[i];
+                    q[i] = complex_mul(p[i], K[i]);
+                }
+            });
         }
     }
 
@@ -264,7 +309,7 @@ private:
         for (std::size_t i = 0; i < h_ * w_; ++i)
             if (!std::isfinite(static_cast<double>(blurry[i])))
                 throw std::invalid_argument("deblur::HyperLaplacianDeconvolver: the blurry image contains NaN or infinity");
-        const std::size_t ph = ph_, pw = pw_, h = h_, w = w_, nc = ph * wc_;
+        const std::size_t ph = ph_, pw = pw_, h = h_, w = w_;
         const bool masked = options_.estimate_boundary;
         complex *K = kernel_f_.data(), *data = data_f_.data(), *x_f = x_f_.data(), *r = r_f_.data();
         // Start from the blurry image, smoothly extended over the canvas.
@@ -283,13 +328,18 @@ private:
         }
         const complex* y_f = masked ? data : x_f;
         complex* kmk_x = kmk_x_f_.data();
-        for (std::size_t i = 0; i < nc; ++i) {
-            data[i] = complex_mul_conj(K[i], y_f[i]);
-            if (masked) kmk_x[i] = complex_mul(x_f[i], K[i]);
-        }
+        const std::size_t wc = wc_;
+        for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+            for (std::size_t i = u0 * wc; i < u1 * wc; ++i) {
+                data[i] = complex_mul_conj(K[i], y_f[i]);
+                if (masked) kmk_x[i] = complex_mul(x_f[i], K[i]);
+            }
+        });
         if (masked) {
             masked_round_trip(kmk_x_f_);
-            for (std::size_t i = 0; i < nc; ++i) kmk_x[i] = complex_mul_conj(K[i], kmk_x[i]);
+            for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+                for (std::size_t i = u0 * wc; i < u1 * wc; ++i) kmk_x[i] = complex_mul_conj(K[i], kmk_x[i]);
+            });
         }
 
         // x_ holds x times `scale` (the inverse transform is unnormalised; the
@@ -313,8 +363,10 @@ private:
                     solve_masked(mu, options_.boundary_iterations);
                 } else {
                     const T* gp = gradient_power_.data();
-                    for (std::size_t i = 0; i < nc; ++i)
-                        x_f[i] = (r[i] + mu * data[i]) * (T(1) / (mu * std::norm(K[i]) + gp[i]));
+                    for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+                        for (std::size_t i = u0 * wc; i < u1 * wc; ++i)
+                            x_f[i] = (r[i] + mu * data[i]) * (T(1) / (mu * std::norm(K[i]) + gp[i]));
+                    });
                 }
                 Fft::template inverse<T>(ph, pw, x_f, x_.data());
                 scale = T(1) / static_cast<T>(ph * pw);
@@ -326,7 +378,9 @@ private:
 
     DeconvOptions options_;
     std::size_t h_ = 0, w_ = 0, ph_ = 0, pw_ = 0, wc_ = 0;
+    int threads_ = 1;  // for the passes over the canvas
     rbuf x_, work_, rows_;
+    std::vector<double> row_sums_;  // per-row partial sums of the CG's inner products
     // Half spectra: the kernel, K'My, x, K'MK x, the CG residual, direction and K'MK direction.
     cbuf kernel_f_, data_f_, x_f_, kmk_x_f_, r_f_, p_f_, q_f_;
     rbuf gradient_power_, inv_den_;
