@@ -5,7 +5,9 @@
 //    split over the threads) and against a large square SGEMM (the machine's
 //    GEMM peak);
 //  - Recombine<32> on 32 channels against nothing but its own GEMM count;
-//  - deblur::fft::Fftw::forward against fftwf_plan once + fftwf_execute.
+//  - deblur::fft::Fftw::forward against fftwf_plan once + fftwf_execute;
+//  - the hyper-Laplacian deconvolution of an n^2 image on 1 and 2 threads
+//    (its passes and FFTW's), to show what the threads buy.
 // Counters: FLOP/s (forward 2*N*C*F*F*H'*W', backward twice that; real FFT
 // 2.5 n log2 n), all from wall-clock time since the GEMMs use every core.
 #pragma GCC diagnostic push
@@ -17,9 +19,11 @@
 #include <fftw3.h>
 #include <omp.h>
 
+#include <deblur/deconv/hyper_laplacian.hpp>
 #include <deblur/fft/fftw.hpp>
 #include <deblur/layers/conv.hpp>
 #include <deblur/layers/recombine.hpp>
+#include <xtensor/xview.hpp>
 
 #include <cmath>
 #include <complex>
@@ -188,6 +192,23 @@ void BM_FftwRawForward(benchmark::State& state) {
     fftwf_free(out);
 }
 
+// Arguments: image side n, threads. A 17 px line kernel, default options.
+void BM_HyperLaplacianDeconvolve(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    const int threads = static_cast<int>(state.range(1)), saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    deblur::fft::Fftw::set_threads(threads);
+    const auto image = random_tensor(1, n, n);
+    xt::xtensor<float, 2> blurry = xt::view(image, 0, xt::all(), xt::all());
+    xt::xtensor<float, 2> kernel = xt::zeros<float>({17, 17});
+    for (std::size_t i = 0; i < 17; ++i) kernel(i, (7 * i) % 17) = 1.0f / 17;
+    deblur::HyperLaplacianDeconvolver<float> solver;
+    solver.deconvolve(blurry, kernel);  // plans and buffers
+    for (auto _ : state) benchmark::DoNotOptimize(solver.deconvolve(blurry, kernel));
+    omp_set_num_threads(saved);
+    deblur::fft::Fftw::set_threads(1);
+}
+
 // Shapes: 256^2 and 1024^2, one channel (stage 1) and two (later stages).
 void conv_shapes(benchmark::internal::Benchmark* b) {
     for (int n : {256, 1024})
@@ -211,5 +232,7 @@ BENCHMARK(BM_RecombineForwardBackward)->Arg(256)->Arg(1024)->Unit(benchmark::kMi
 BENCHMARK(BM_FftPolicyForward)->Arg(256)->Arg(1024)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_FftwRawForward)->Args({256, 0})->Args({1024, 0})->Args({256, 1})->Args({1024, 1})
     ->ArgNames({"n", "measure"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_HyperLaplacianDeconvolve)->Args({1024, 1})->Args({1024, 2})->Args({2048, 1})->Args({2048, 2})
+    ->ArgNames({"n", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 BENCHMARK_MAIN();
