@@ -130,7 +130,8 @@ private:
             pw_ = pw;
             wc_ = pw / 2 + 1;
         }
-        threads_ = ph_ * pw_ >= fft::Fftw::min_threaded_size ? std::max(1, omp_get_max_threads()) : 1;
+        // Inside a parallel region (e.g. validation over examples) the caller's threads are busy.
+        threads_ = ph_ * pw_ >= fft::Fftw::min_threaded_size && !omp_in_parallel() ? std::max(1, omp_get_max_threads()) : 1;
         kernel_spectrum<Fft>(kernel, ph_, pw_, work_.data(), kernel_f_.data());
     }
 
