@@ -338,16 +338,18 @@ TEST_CASE("a deconvolver reuses its buffers and gives repeatable results") {
 }
 
 TEST_CASE("the deconvolver's result does not depend on the number of threads") {
-    // 500^2 with a 9 px kernel: a 576^2 canvas, large enough for threaded passes.
-    const auto p = make_pair<float>(blocks_scene(500, 11), 9, 12, 0.01);
+    // 600^2 with a 9 px kernel: a 640^2 canvas, large enough for threaded passes.
+    const auto p = make_pair<float>(blocks_scene(600, 11), 9, 12, 0.01);
     const int threads = omp_get_max_threads();
     for (bool masked : {true, false}) {
         auto opts = DeconvOptions::for_noise(0.01);
         opts.estimate_boundary = masked;
+        deblur::HyperLaplacianDeconvolver<float> solver(opts);
         omp_set_num_threads(1);
-        const auto one = deblur::deconvolve(p.blurry, p.kernel, opts);
-        omp_set_num_threads(3);  // more threads than blocks of rows would not matter either
-        const auto three = deblur::deconvolve(p.blurry, p.kernel, opts);
+        const auto one = solver.deconvolve(p.blurry, p.kernel);
+        omp_set_num_threads(3);  // more threads than cores would not matter either
+        const auto three = solver.deconvolve(p.blurry, p.kernel);
+        CHECK(solver.canvas_rows() * solver.canvas_cols() >= solver.min_threaded_size);
         CHECK(one == three);
     }
     omp_set_num_threads(threads);

@@ -55,7 +55,7 @@ namespace deblur {
 // images and kernels of one size allocate nothing and reuse the FFT plans.
 // The conjugate-gradient updates are fused so that each step reads every
 // spectrum about twice (the passes are memory-bound: at 2048^2 one pass over
-// a spectrum costs about as much as a transform). On canvases of 512^2 and
+// a spectrum costs about as much as a transform). On canvases of 640^2 and
 // more the passes run on OpenMP's threads, over blocks of rows handed out
 // dynamically (statically split passes measured 1.5-2x slower than one
 // thread once another process shared the two cores: each waited for its
@@ -94,6 +94,11 @@ public:
         return out;
     }
 
+    // Canvases of at least this many pixels get threaded passes: on a 576^2
+    // canvas two threads gained nothing on an idle machine and were ~25 %
+    // slower with another process on a core; from 640^2 they were faster.
+    static constexpr std::size_t min_threaded_size = 640 * 640;
+
     // Canvas (padded transform) size of the last call.
     std::size_t canvas_rows() const { return ph_; }
     std::size_t canvas_cols() const { return pw_; }
@@ -131,7 +136,7 @@ private:
             wc_ = pw / 2 + 1;
         }
         // Inside a parallel region (e.g. validation over examples) the caller's threads are busy.
-        threads_ = ph_ * pw_ >= fft::Fftw::min_threaded_size && !omp_in_parallel() ? std::max(1, omp_get_max_threads()) : 1;
+        threads_ = ph_ * pw_ >= min_threaded_size && !omp_in_parallel() ? std::max(1, omp_get_max_threads()) : 1;
         kernel_spectrum<Fft>(kernel, ph_, pw_, work_.data(), kernel_f_.data());
     }
 
