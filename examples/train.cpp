@@ -3,6 +3,8 @@
 //
 //   deblur-train --out runs/s17 --scale 0 --steps 60000
 //   deblur-train --out runs/s25 --scale 1 --init runs/s17/best.dbm --steps 60000
+//   deblur-train --out runs/n05-s25 --scale 1 --init models/default.dbm
+//       --init-coarser models/noise-0.05.dbm --noise 0.05   # a noise model's next scale
 //   deblur-train --device cuda --out runs/s17 --scale 0    # on the GPU (CUDA builds)
 //   deblur-train --nonuniform --grid 3 --init models/default.dbm --out runs/eff --crop 160
 //     # the spatially-varying EFFNetwork on kernel fields of camera shake with
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
     namespace fs = std::filesystem;
 
     CLI::App app{"Train one scale of the deblur network on synthetic camera shake (" + architecture_of<Net>() + ")"};
-    fs::path out_dir = "train-runs/run", train_dir = "../shared/data/train", val_dir = "../shared/data/val", init;
+    fs::path out_dir = "train-runs/run", train_dir = "../shared/data/train", val_dir = "../shared/data/val", init,
+             init_coarser;
     train::TrainerOptions topt;
     train::ExampleGeneratorOptions gopt;
     std::int64_t steps = 60000;
@@ -55,6 +58,8 @@ int main(int argc, char** argv) {
     app.add_option("--out", out_dir, "Run folder: checkpoint, best model, CSV log, loss curve")->capture_default_str();
     app.add_option("--scale", topt.scale, "Scale to train (0 = 17 px, 1 = 25 px, 2 = 33 px)")->capture_default_str();
     app.add_option("--init", init, "Model file to start from (e.g. the trained coarser scales)");
+    app.add_option("--init-coarser", init_coarser,
+                   "Model file whose trained scales replace those of --init (e.g. a noise-specific 17 px scale)");
     app.add_option("--steps", steps, "Total training steps")->capture_default_str();
     app.add_option("--batch", topt.batch, "Examples per step")->capture_default_str();
     app.add_option("--stage-steps", topt.stage_steps, "Steps before the next stage is added")->capture_default_str();
@@ -83,6 +88,7 @@ int main(int argc, char** argv) {
         if (threads > 0) omp_set_num_threads(threads);
         fft::Fftw::set_threads(1);  // parallel over examples, not inside transforms
         if (nonuniform && tools::use_cuda(device)) throw std::runtime_error("--nonuniform trains on the CPU only");
+        if (nonuniform && !init_coarser.empty()) throw std::runtime_error("--init-coarser is for the uniform network");
         const auto checkpoint = out_dir / "checkpoint.dbm", best = out_dir / "best.dbm";
         double best_val = std::numeric_limits<double>::infinity();
 
@@ -173,6 +179,12 @@ int main(int argc, char** argv) {
                       << omp_get_max_threads() << " threads\n";
             run(*backend, generator, validation.examples());
         } else {
+            if (!init_coarser.empty()) {
+                fs::create_directories(out_dir);
+                const fs::path composed = out_dir / "init.dbm";
+                tools::compose_init<Net>(init, init_coarser, composed);
+                init = composed;
+            }
             const auto backend = tools::make_trainer(device, seed, init, topt);  // a bad --device fails before any file is made
             start(*backend);
             std::cerr << "loading training photos from " << train_dir << " ...\n";

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <deblur/net/copy_scales.hpp>
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/eff_network.hpp>
 #include <deblur/net/load_model_parameters.hpp>
@@ -54,6 +55,29 @@ using FieldTrainerBackend = TrainerBackendOf<train::FieldExampleGenerator, train
 template <class Net>
 void load_init(Net& net, const std::filesystem::path& init, std::size_t /*grid*/) {
     if (!init.empty()) load_model(net, init);
+}
+
+// `init` with the trained scales of `coarser` (as many as its metadata's
+// trained_scales, all if it does not say) in place of its own, written to
+// `out`: e.g. a noise-specific model's 17 px scale under the default's larger
+// ones, so that the next scale trains on the latent images it will be fed.
+template <class Net>
+void compose_init(const std::filesystem::path& init, const std::filesystem::path& coarser,
+                  const std::filesystem::path& out) {
+    auto net = std::make_unique<Net>(1), from = std::make_unique<Net>(1);
+    if (!init.empty()) load_model(*net, init);
+    const ModelMetadata meta = load_model(*from, coarser);
+    std::size_t scales = Net::scale_count;
+    if (auto it = meta.find("trained_scales"); it != meta.end()) {
+        try {
+            scales = std::stoul(it->second);
+        } catch (const std::exception&) {
+            throw ModelError("model file " + coarser.string() + ": bad trained_scales '" + it->second + "'");
+        }
+    }
+    copy_scales(*from, *net, scales);
+    save_model(*net, out, {{"composed_from", init.string() + " + " + coarser.string() + " (first " +
+                                                 std::to_string(scales) + " scales)"}});
 }
 
 // The spatially-varying network: an EFF model (e.g. an earlier fine-tune) or a

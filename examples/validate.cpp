@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     int images = 0, crop = 256;
     std::size_t scale = 0;
     double noise = 0.01;
-    bool refine = false, tool = false;
+    bool refine = false, tool = false, per_example = false;
     app.add_option("--model", model, "Model file")->capture_default_str();
     app.add_option("--scale", scale, "Scale whose kernels are evaluated (0: 17 px, 1: 25 px, 2: 33 px)")->capture_default_str();
     app.add_option("--val-dir", val_dir, "Validation photos")->capture_default_str();
@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     app.add_flag("--refine", refine, "Also evaluate the classical refinement (from the network's kernel and from a delta)");
     app.add_flag("--tool", tool,
                  "Also evaluate the tool's kernel (estimate_kernel: size rule, network, refinement), size given and automatic");
+    app.add_flag("--per-example", per_example, "Also print each example's error ratio per method (which photos fail)");
     KernelRefinerOptions refinement;
     app.add_flag("!--refine-all-edges", refinement.select_edges,
                  "Refinement: update the kernel from all gradients, not the selected edges (the default)");
@@ -177,6 +178,18 @@ int main(int argc, char** argv) {
             };
             std::printf("| %s | %.5f | %.3f | %.3f | %.0f %% | %.0f %% |\n", m.name.c_str(), mean(m.kernel_errors), mean(m.ratios),
                         median(m.ratios), frac(2), frac(3));
+        }
+        if (per_example) {
+            std::printf("\nError ratio per example (methods in the order above):\n\n| example | photo |");
+            for (std::size_t m = 0; m < methods.size(); ++m) std::printf(" %zu |", m + 1);
+            std::printf("\n|---|---|");
+            for (std::size_t m = 0; m < methods.size(); ++m) std::printf("---|");
+            std::printf("\n");
+            for (std::size_t i = 0; i < examples.size(); ++i) {
+                std::printf("| %zu | %s |", i + 1, validation.sources()[i].filename().string().c_str());
+                for (const auto& m : methods) std::printf(" %.2f |", m.ratios[i]);
+                std::printf("\n");
+            }
         }
         return 0;
     } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "doctest_main.hpp"
 #include "temp_dir.hpp"
 
+#include <deblur/net/copy_scales.hpp>
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/model_file.hpp>
 #include <deblur/net/parameters.hpp>
@@ -73,6 +74,24 @@ TEST_CASE("a checkpoint saved during stage-wise pre-training loads with only its
     get_parameters(c, after);
     CHECK(before == after);
     CHECK(c.scale<0>().active_stages() == 2);
+}
+
+TEST_CASE("copy_scales takes the first scales of one network and keeps the others") {
+    TinyNet from(1), to(2), before(2);
+    const auto blocks = [](TinyNet& net, std::size_t scale) {
+        std::vector<std::vector<float>> out;
+        net.for_each_param_block([&](std::size_t j, std::size_t, auto p, auto) {
+            if (j == scale) out.emplace_back(p.begin(), p.end());
+        });
+        return out;
+    };
+    REQUIRE(blocks(from, 0) != blocks(to, 0));  // differently seeded
+    copy_scales(from, to, 1);
+    CHECK(blocks(to, 0) == blocks(from, 0));
+    CHECK(blocks(to, 1) == blocks(before, 1));
+    CHECK(blocks(to, 1) != blocks(from, 1));
+    copy_scales(from, to, 5);  // more than there are: every scale
+    CHECK(blocks(to, 1) == blocks(from, 1));
 }
 
 TEST_CASE("loading a model of another architecture fails clearly and changes nothing") {
