@@ -72,7 +72,7 @@ TEST_CASE("kernel_similarity is 1 up to translation and scale, lower otherwise")
                     std::invalid_argument);
 }
 
-TEST_CASE("crop_kernel_to_support and kernel_fits_support") {
+TEST_CASE("crop_kernel_to_support, kernel_outer_mass and kernel_fits_support") {
     xt::xtensor<float, 2> k = xt::zeros<float>({std::size_t(15), std::size_t(15)});
     k(7, 7) = 4;
     k(7, 9) = 2;
@@ -83,6 +83,7 @@ TEST_CASE("crop_kernel_to_support and kernel_fits_support") {
     CHECK(deblur::crop_kernel_to_support(k, 0.0, 0).shape(0) == 11);  // radius 5 reaches the faint tap
     CHECK(deblur::kernel_fits_support(k));
     k(0, 0) = 1;  // 1 / 7.01 of the mass in the outer band
+    CHECK(deblur::kernel_outer_mass(k) == doctest::Approx(1 / 7.01));
     CHECK_FALSE(deblur::kernel_fits_support(k));
     CHECK(deblur::kernel_fits_support(k, 0.2));
     CHECK_THROWS_AS(deblur::crop_kernel_to_support(xt::xtensor<float, 2>(xt::zeros<float>({std::size_t(4), std::size_t(4)}))),

@@ -29,11 +29,11 @@ xt::xtensor<T, 2> crop_kernel_to_support(const xt::xtensor<T, 2>& k, double frac
     return out;
 }
 
-// Whether a kernel lies well inside its support: at most `max_mass` of its
-// mass in the outer band (a sixth of the side, at least 1 px). A kernel that
-// does not fit was probably cut off by a support smaller than the blur.
+// The fraction of a kernel's mass in the outer band of its support (a sixth
+// of the side, at least 1 px): large when a support smaller than the blur
+// cut the kernel off.
 template <class T>
-bool kernel_fits_support(const xt::xtensor<T, 2>& k, double max_mass = 0.05) {
+double kernel_outer_mass(const xt::xtensor<T, 2>& k) {
     const std::size_t h = k.shape(0), w = k.shape(1);
     const std::size_t band = std::max<std::size_t>(1, std::min(h, w) / 6);
     double outer = 0, total = 0;
@@ -42,7 +42,15 @@ bool kernel_fits_support(const xt::xtensor<T, 2>& k, double max_mass = 0.05) {
             total += k(r, c);
             if (r < band || c < band || r >= h - band || c >= w - band) outer += k(r, c);
         }
-    return outer <= max_mass * total;
+    return total > 0 ? outer / total : 0.0;
+}
+
+// Whether a kernel lies well inside its support: at most `max_mass` of its
+// mass in the outer band. A kernel that does not fit was probably cut off by
+// a support smaller than the blur.
+template <class T>
+bool kernel_fits_support(const xt::xtensor<T, 2>& k, double max_mass = 0.05) {
+    return kernel_outer_mass(k) <= max_mass;
 }
 
 }  // namespace deblur
