@@ -46,6 +46,7 @@
 #include <deblur/pipeline/blind_deblur.hpp>
 
 #include "../examples/device.hpp"
+#include "../examples/fft_wisdom.hpp"
 
 namespace {
 
@@ -124,6 +125,9 @@ int main(int argc, char** argv) {
     app.add_option("--repeats", repeats, "Timed runs per cell (median)")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str();
     app.add_option("--device", device, "Where the network runs: cpu or cuda")->capture_default_str();
+    fs::path wisdom_file;
+    app.add_option("--fft-wisdom", wisdom_file,
+                   "Measured FFT plans (FFTW_MEASURE), kept in this file; planning happens in the untimed warm-up");
     app.add_flag("--stages", stages, "Add a table of the time per stage (wall / CPU)");
     app.add_option("--refine-iterations", refinement.iterations, "Refinement: alternations per level")->capture_default_str();
     app.add_option("--refine-beta-max", refinement.beta_max, "Refinement: the last latent step's half-quadratic penalty")
@@ -132,6 +136,8 @@ int main(int argc, char** argv) {
     try {
         if (threads > 0) omp_set_num_threads(threads);
         fft::Fftw::set_threads(omp_get_max_threads());
+        const auto say = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+        if (!wisdom_file.empty()) tools::load_fft_wisdom(wisdom_file, say);
         if (fs::is_directory(photo)) {
             std::vector<fs::path> files;
             for (const auto& e : fs::recursive_directory_iterator(photo)) {
@@ -211,6 +217,7 @@ int main(int argc, char** argv) {
             for (const auto& row : stage_rows) std::printf("%s\n", row.c_str());
         }
         std::printf("\nGEMM (Eigen, float, 1024^3): %.1f GFLOP/s\n", gemm_gflops(repeats));
+        if (!wisdom_file.empty()) tools::save_fft_wisdom(wisdom_file, say);
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "speed: " << e.what() << "\n";

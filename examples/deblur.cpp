@@ -27,6 +27,7 @@
 #include <deblur/pipeline/nonuniform_deblur.hpp>
 
 #include "device.hpp"
+#include "fft_wisdom.hpp"
 
 namespace {
 
@@ -137,6 +138,7 @@ int main(int argc, char** argv) {
     fs::path input, output, kernel_file;
     deblur::BlindDeblurOptions options;
     int threads = 0;
+    fs::path wisdom_file;
     bool quiet = false;
     bool nonuniform = false;
     std::string grid_text = "3x3";
@@ -164,6 +166,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--device", device, "Where the network runs: cpu, or cuda (the GPU; the rest stays on the CPU)")
         ->capture_default_str();
+    app.add_option("--fft-wisdom", wisdom_file,
+                   "Measure the FFT plans (FFTW_MEASURE) and keep them in this file: seconds of planning on the "
+                   "first run of an image size, faster transforms on every later one (BENCHMARKS.md)");
     app.add_flag("-q,--quiet", quiet, "No progress output");
     CLI11_PARSE(app, argc, argv);
 
@@ -176,6 +181,7 @@ int main(int argc, char** argv) {
     try {
         if (threads > 0) omp_set_num_threads(threads);
         deblur::fft::Fftw::set_threads(threads > 0 ? threads : omp_get_max_threads());
+        if (!wisdom_file.empty()) deblur::tools::load_fft_wisdom(wisdom_file, say);
         options.progress = say;
         options.network = deblur::tools::network_for_device(device);
         auto kernel_output = output;
@@ -241,6 +247,7 @@ int main(int argc, char** argv) {
                       deblur::io::encode_image(nonuniform ? picture : kernel_picture(kernel), deblur::io::ImageFormat::png,
                                                deblur::io::SampleType::uint8, kernel_output));
         say("wrote " + output.string() + " and " + kernel_output.string());
+        if (!wisdom_file.empty()) deblur::tools::save_fft_wisdom(wisdom_file, say);
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "deblur: " << e.what() << "\n";

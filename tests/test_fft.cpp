@@ -1,4 +1,5 @@
 #include "doctest_main.hpp"
+#include "temp_dir.hpp"
 
 #include <deblur/fft/fast_size.hpp>
 #include <deblur/fft/fftw.hpp>
@@ -6,6 +7,11 @@
 
 #include <cmath>
 #include <complex>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
 #include <random>
 #include <thread>
 #include <vector>
@@ -96,6 +102,38 @@ TEST_CASE("Fftw transforms from many threads at once") {
         });
     for (auto& th : threads) th.join();
     for (int v : ok) CHECK(v == 1);
+}
+
+TEST_CASE_TEMPLATE("Fftw's measured plans transform as the estimated ones, and their wisdom is kept in a file", T, float, double) {
+    const std::size_t h = 20, w = 18, nc = h * (w / 2 + 1);
+    const auto x = random_image<T>(h * w, 5);
+    std::vector<std::complex<T>> estimated(nc), measured(nc), ref(nc);
+    std::vector<T> back(h * w);
+    Fftw::forward<T>(h, w, x.data(), estimated.data());
+    const auto plans = Fftw::cached_plans<T>();
+    Fftw::set_measure(true);
+    Fftw::forward<T>(h, w, x.data(), measured.data());
+    Fftw::inverse<T>(h, w, measured.data(), back.data());
+    Fftw::set_measure(false);
+    CHECK(Fftw::cached_plans<T>() == plans + 2);  // new plans, not the estimated ones
+    ReferenceDft::forward<T>(h, w, x.data(), ref.data());
+    for (std::size_t i = 0; i < nc; ++i) CHECK(std::abs(measured[i] - ref[i]) < tolerance<T>() * 10);
+    for (std::size_t i = 0; i < h * w; ++i) CHECK(std::abs(back[i] / T(h * w) - x[i]) < tolerance<T>());
+
+    deblur::test::TempDir dir;
+    const auto file = dir.path / "wisdom.txt";
+    CHECK_FALSE(Fftw::load_wisdom<T>(file));  // no file yet: nothing loaded
+    Fftw::save_wisdom<T>(file);
+    std::ifstream in(file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text.find(std::is_same_v<T, float> ? "fftwf_wisdom" : "fftw_wisdom") != std::string::npos);
+    CHECK(Fftw::load_wisdom<T>(file));
+    // Not wisdom, or wisdom of the other precision: a clear error.
+    std::ofstream(dir.path / "bad.txt") << "(not wisdom)";
+    CHECK_THROWS_AS(Fftw::load_wisdom<T>(dir.path / "bad.txt"), std::runtime_error);
+    using Other = std::conditional_t<std::is_same_v<T, float>, double, float>;
+    Fftw::save_wisdom<Other>(dir.path / "other.txt");
+    CHECK_THROWS_AS(Fftw::load_wisdom<T>(dir.path / "other.txt"), std::runtime_error);
 }
 
 TEST_CASE("fast_size picks even sizes with small odd parts") {

@@ -425,6 +425,25 @@ TEST_CASE("a good input works, and leaves only the result and the kernel picture
     }
 }
 
+TEST_CASE("--fft-wisdom keeps the measured FFT plans in a file, and replaces one that is not wisdom") {
+    TempDir tmp;
+    write_bytes(tmp.path / "good.png", png_bytes(pattern(64, 64)));
+    const fs::path wisdom = tmp.path / "plans.wisdom";
+    write_bytes(wisdom, std::vector<unsigned char>{'n', 'o', 't'});
+    for (int run_index = 0; run_index < 2; ++run_index) {  // the second run starts from the saved plans
+        const Run run = run_tool({(tmp.path / "good.png").string(), (tmp.path / "result.png").string(), "--fft-wisdom",
+                                  wisdom.string(), "-q"},
+                                 tmp.path);
+        INFO("run " << run_index << ", stderr: " << run.err);
+        CHECK(run.exited);
+        CHECK(run.status == 0);
+        CHECK(fs::exists(tmp.path / "result.png"));
+        std::ifstream in(wisdom);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        CHECK(text.find("fftwf_wisdom") != std::string::npos);
+    }
+}
+
 // --device cuda without the CUDA backend, or without a GPU, fails like bad
 // input: one clear line, nothing written. An unknown device too.
 TEST_CASE("--device cuda fails cleanly where it cannot run") {

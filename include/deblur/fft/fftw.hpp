@@ -12,14 +12,21 @@
 //  - inverse() leaves its input unchanged.
 #include <fftw3.h>
 
+#include "../core/atomic_file.hpp"
+
 #include <complex>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -47,6 +54,11 @@ struct fftw_api<double> {
     static void free(void* p) { fftw_free(p); }
     static void init_threads() { fftw_init_threads(); fftw_make_planner_thread_safe(); }
     static void plan_with_nthreads(int n) { fftw_plan_with_nthreads(n); }
+    static bool import_wisdom(const char* text) { return fftw_import_wisdom_from_string(text) != 0; }
+    static std::string export_wisdom() {
+        std::unique_ptr<char, void (*)(void*)> text(fftw_export_wisdom_to_string(), std::free);
+        return text ? std::string(text.get()) : std::string();
+    }
 };
 
 template <>
@@ -66,6 +78,11 @@ struct fftw_api<float> {
     static void free(void* p) { fftwf_free(p); }
     static void init_threads() { fftwf_init_threads(); fftwf_make_planner_thread_safe(); }
     static void plan_with_nthreads(int n) { fftwf_plan_with_nthreads(n); }
+    static bool import_wisdom(const char* text) { return fftwf_import_wisdom_from_string(text) != 0; }
+    static std::string export_wisdom() {
+        std::unique_ptr<char, void (*)(void*)> text(fftwf_export_wisdom_to_string(), std::free);
+        return text ? std::string(text.get()) : std::string();
+    }
 };
 
 // SIMD-aligned allocator so that buffers owned by the policy get FFTW's fast plans.
@@ -101,6 +118,44 @@ public:
     static constexpr std::size_t min_threaded_size = 512 * 512;
     static void set_threads(int n) { settings().threads = n < 1 ? 1 : n; }
     static int threads() { return settings().threads; }
+
+    // Plans for new sizes from now on: estimated (the default: instant, the
+    // same algorithm every run) or measured (FFTW_MEASURE: FFTW times
+    // candidate algorithms, which takes seconds per new size, then
+    // transforms run up to ~2x faster: BENCHMARKS.md). Measured plans may
+    // differ from run to run, and so may the last bits of results; keep them
+    // between runs with save_wisdom / load_wisdom.
+    static void set_measure(bool measure) { settings().measure = measure; }
+    static bool measure() { return settings().measure; }
+
+    // FFTW's wisdom (the measured plans) of precision T, kept in a text file.
+    // load_wisdom returns false if the file does not exist and throws
+    // std::runtime_error if it cannot be read or is not FFTW wisdom of this
+    // precision and version; save_wisdom writes atomically.
+    template <class T = float>
+    static bool load_wisdom(const std::filesystem::path& file) {
+        if (!std::filesystem::exists(file)) return false;
+        std::ifstream in(file, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in && !in.eof()) throw std::runtime_error("deblur::fft::Fftw: cannot read wisdom file " + file.string());
+        auto& c = cache<T>();
+        std::lock_guard lock(c.mutex);
+        init_threads(c);  // before any planner call, wisdom included
+        if (!detail::fftw_api<T>::import_wisdom(text.c_str()))
+            throw std::runtime_error("deblur::fft::Fftw: " + file.string() +
+                                     " is not FFTW wisdom of this precision and FFTW version");
+        return true;
+    }
+    template <class T = float>
+    static void save_wisdom(const std::filesystem::path& file) {
+        std::string text;
+        {
+            auto& c = cache<T>();
+            std::lock_guard lock(c.mutex);
+            text = detail::fftw_api<T>::export_wisdom();
+        }
+        write_file_atomically(file, text);
+    }
 
     // Forward transform of an h x w real image into its h x (w/2+1) half spectrum.
     template <class T>
@@ -144,6 +199,7 @@ public:
 private:
     struct Settings {
         int threads = 1;
+        bool measure = false;
     };
     static Settings& settings() {
         static Settings s;
@@ -156,7 +212,7 @@ private:
     struct PlanCache {
         using plan = typename detail::fftw_api<T>::plan;
         std::mutex mutex;
-        std::map<std::tuple<std::size_t, std::size_t, bool, bool, int>, plan> plans;
+        std::map<std::tuple<std::size_t, std::size_t, bool, bool, int, bool>, plan> plans;
         bool threads_ready = false;
         ~PlanCache() {
             for (auto& [key, p] : plans) detail::fftw_api<T>::destroy(p);
@@ -169,26 +225,32 @@ private:
         return c;
     }
 
+    // FFTW's threads, set up once per precision (the caller holds c.mutex).
+    template <class T>
+    static void init_threads(PlanCache<T>& c) {
+        if (c.threads_ready) return;
+        detail::fftw_api<T>::init_threads();
+        c.threads_ready = true;
+    }
+
     template <class T>
     static typename detail::fftw_api<T>::plan plan_for(std::size_t h, std::size_t w, bool forward, bool is_aligned) {
         using api = detail::fftw_api<T>;
         if (h == 0 || w == 0) throw std::invalid_argument("deblur::fft::Fftw: empty transform");
         auto& c = cache<T>();
         const int nthreads = h * w < min_threaded_size ? 1 : threads();
+        const bool measured = measure();
         std::lock_guard lock(c.mutex);
-        const auto key = std::make_tuple(h, w, forward, is_aligned, nthreads);
+        const auto key = std::make_tuple(h, w, forward, is_aligned, nthreads, measured);
         if (auto it = c.plans.find(key); it != c.plans.end()) return it->second;
-        if (!c.threads_ready) {
-            api::init_threads();
-            c.threads_ready = true;
-        }
+        init_threads(c);
         api::plan_with_nthreads(nthreads);
-        // Planning arrays: ESTIMATE does not touch them, but they fix the alignment.
+        // Planning arrays: ESTIMATE does not touch them, MEASURE overwrites them; they fix the alignment.
         const std::size_t nc = h * (w / 2 + 1);
         std::unique_ptr<void, void (*)(void*)> real(api::malloc(sizeof(T) * 2 * nc), api::free);
         std::unique_ptr<void, void (*)(void*)> cplx(api::malloc(sizeof(typename api::complex) * nc), api::free);
         if (!real || !cplx) throw std::bad_alloc();
-        const unsigned flags = FFTW_ESTIMATE | (is_aligned ? 0u : FFTW_UNALIGNED);
+        const unsigned flags = (measured ? FFTW_MEASURE : FFTW_ESTIMATE) | (is_aligned ? 0u : FFTW_UNALIGNED);
         const int hi = static_cast<int>(h), wi = static_cast<int>(w);
         auto p = forward ? api::r2c(hi, wi, static_cast<T*>(real.get()), static_cast<typename api::complex*>(cplx.get()), flags)
                          : api::c2r(hi, wi, static_cast<typename api::complex*>(cplx.get()), static_cast<T*>(real.get()), flags);
