@@ -1,7 +1,7 @@
 #pragma once
 // FFT backend policy on FFTW 3: 2-D real-to-complex and complex-to-real
 // transforms in float and double. Plans are made once per (shape, direction,
-// alignment, thread count), cached behind a mutex and executed with FFTW's
+// alignment, thread count, estimated or measured), cached behind a mutex and executed with FFTW's
 // new-array interface, which is thread-safe, so no plan is ever made in a hot
 // loop and many threads may transform at once.
 //
