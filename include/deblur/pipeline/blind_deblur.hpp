@@ -17,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
@@ -134,6 +135,11 @@ namespace detail {
 inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
                                              const BlindDeblurOptions& options, BlindDeblurTimings* timings) {
     StageClock clock;
+    std::vector<double> growths = options.refine_retry_growths;
+    growths.push_back(options.refine_growth);
+    for (double g : growths)
+        if (!(g > 0) || !std::isfinite(g))
+            throw std::invalid_argument("deblur::estimate_kernel: refine_growth and refine_retry_growths must be positive");
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
     const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
     say("model " + model.string());
@@ -148,21 +154,35 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
         // kernel reaches the border of its support (kernel_fits_support), the
         // blur may be larger: refine once more on a 1.5x support, started from
         // that kernel, and keep the larger kernel only if it fits its support
-        // (a failed estimate spreads noise over the whole support).
+        // (a failed estimate spreads noise over the whole support). If neither
+        // fits, retry from the network's kernel on the refine_retry_growths.
         const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
         const int largest = limit % 2 ? limit : limit - 1;
-        const int size = std::min(largest, options.kernel_size > 0 ? options.kernel_size | 1
-                                                                   : KernelRefiner<float>::support_for(
-                                                                         kernel.shape(0), options.refine_growth));
+        const auto support = [&](std::size_t n, double growth) {
+            return std::min(largest, KernelRefiner<float>::support_for(n, growth));
+        };
+        const xt::xtensor<float, 2> network_kernel = kernel;
+        const int size = options.kernel_size > 0 ? std::min(largest, options.kernel_size | 1)
+                                                 : support(kernel.shape(0), options.refine_growth);
         KernelRefiner<float>& refiner = cached_refiner(options.refinement);
-        const auto refined = refiner.refine(crop, kernel, size, options.progress);
+        const auto refined = refiner.refine(crop, network_kernel, size, options.progress);
         kernel = crop_kernel_to_support(refined, 0.0, 1);
-        const int larger = std::min(largest, KernelRefiner<float>::support_for(std::size_t(size), 1.5));
-        if (options.kernel_size == 0 && larger > size && !kernel_fits_support(refined)) {
-            say("the kernel fills its " + std::to_string(size) + " px support: trying " + std::to_string(larger) + " px");
-            const auto grown = refiner.refine(crop, kernel, larger, options.progress);
-            if (kernel_fits_support(grown)) kernel = crop_kernel_to_support(grown, 0.0, 1);
-            else say("no better: keeping the " + std::to_string(size) + " px estimate");
+        if (options.kernel_size == 0 && !kernel_fits_support(refined)) {
+            std::vector<int> tried{size};
+            const auto attempt = [&](const xt::xtensor<float, 2>& start, int s) {
+                if (std::find(tried.begin(), tried.end(), s) != tried.end()) return false;
+                tried.push_back(s);
+                say("the kernel fills its " + std::to_string(tried[tried.size() - 2]) + " px support: trying " +
+                    std::to_string(s) + " px");
+                const auto k = refiner.refine(crop, start, s, options.progress);
+                if (!kernel_fits_support(k)) return false;
+                kernel = crop_kernel_to_support(k, 0.0, 1);
+                return true;
+            };
+            bool fitted = attempt(kernel, support(std::size_t(size), 1.5));
+            for (std::size_t i = 0; !fitted && i < options.refine_retry_growths.size(); ++i)
+                fitted = attempt(network_kernel, support(network_kernel.shape(0), options.refine_retry_growths[i]));
+            if (!fitted) say("no support fits: keeping the " + std::to_string(size) + " px estimate");
         }
         clock.lap(timings ? &timings->refinement : nullptr);
     }
