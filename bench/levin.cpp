@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
                    "Refinement: the tail threshold is at least this many times the RMS of the kernel update's negative values")
         ->capture_default_str();
     app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
-    app.add_flag("--refine-support-solver", ropt.support_solver, "Refinement: kernel update on its support (conjugate gradients)");
+    app.add_option("--refine-support-levels", ropt.support_levels,
+                   "Refinement: kernel update on its support (conjugate gradients) on this many finest levels")->capture_default_str();
+    app.add_flag("--refine-support-solver", ropt.support_solver, "Refinement: kernel update on its support on every level");
     app.add_option("--refine-support-weight", ropt.support_kernel_weight, "Refinement: Tikhonov weight of the support solver")->capture_default_str();
     app.add_option("--refine-solver-iterations", ropt.solver_iterations, "Refinement: conjugate-gradient iterations")->capture_default_str();
     app.add_flag("--refine-select-edges,!--refine-all-edges", ropt.select_edges,

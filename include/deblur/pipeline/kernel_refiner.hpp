@@ -9,8 +9,10 @@
 //   kernel  k = argmin ||grad S * k - grad y||^2 + gamma ||k||^2
 //             over the selected edges of S only (Cho & Lee 2009: the strongest
 //             gradients, a threshold that decays per alternation; select_edges)
-//             (closed form in the Fourier domain, or on the kernel's support by
-//             conjugate gradients: support_solver), then k >= 0, values below
+//             (closed form in the Fourier domain on the coarser levels; on the
+//             kernel's support by conjugate gradients, warm-started from the
+//             current kernel, on the support_levels finest ones, or on all with
+//             support_solver), then k >= 0, values below
 //             `prune` of the peak (with tail_prune: only where not connected
 //             to a larger value; prune_kernel.hpp) and 8-connected pieces
 //             holding less than `min_component` of the mass removed, sum 1;
@@ -58,14 +60,20 @@ struct KernelRefinerOptions {
     // a long blur survives, noise does not. 0: off, all below `prune` is cut.
     // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning").
     double tail_prune = 0.02;
-    double tail_noise = 2.5;
+    double tail_noise = 2;
     double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... beta_max)
     double beta_max = 1e3;        // the last latent step's penalty (Xu et al., Pan et al.: 1e5; BENCHMARKS.md)
     double coarsest_kernel = 9;   // kernel size (px) at the coarsest pyramid level
     double level_ratio = 1.4142135623730951;  // image and kernel scale between levels
     // Kernel update restricted to the kernel's support (conjugate gradients,
     // as Cho & Lee 2009 and Pan et al. 2016) instead of the closed form on the
-    // whole canvas; its Tikhonov weight is support_kernel_weight.
+    // whole canvas; its Tikhonov weight is support_kernel_weight. On the
+    // finest support_levels levels, or on all with support_solver. The
+    // closed form's cropped minimiser is smoother (thicker kernels) than the
+    // true blur; on the finest level only the support solver sharpens it
+    // without the failures it has from the coarsest level (Levin, mean of 8
+    // runs: 1.491 without, TODO with; all levels: 1.898; BENCHMARKS.md).
+    int support_levels = 1;
     bool support_solver = false;
     double support_kernel_weight = 2;
     int solver_iterations = 20;
@@ -89,8 +97,9 @@ struct KernelRefinerOptions {
             throw std::invalid_argument("deblur::KernelRefinerOptions: beta_rate must exceed 1, beta_max must be positive");
         if (!(coarsest_kernel >= 3) || !(level_ratio > 1))
             throw std::invalid_argument("deblur::KernelRefinerOptions: coarsest_kernel must be >= 3 and level_ratio > 1");
-        if (!(support_kernel_weight > 0) || solver_iterations < 1)
-            throw std::invalid_argument("deblur::KernelRefinerOptions: support_kernel_weight must be positive, solver_iterations >= 1");
+        if (!(support_kernel_weight > 0) || solver_iterations < 1 || support_levels < 0)
+            throw std::invalid_argument("deblur::KernelRefinerOptions: support_kernel_weight must be positive, "
+                                        "solver_iterations >= 1, support_levels >= 0");
         if (!(edge_pixels > 0) || !(edge_decay >= 1))
             throw std::invalid_argument("deblur::KernelRefinerOptions: edge_pixels must be positive, edge_decay >= 1");
     }
@@ -147,6 +156,7 @@ public:
                          std::to_string(n) + " px)");
             const Image y = resize_image(blurry, lh, lw);
             if (level == levels - 1) edge_threshold_ = initial_edge_threshold(y, n, options_.edge_pixels);
+            on_support_ = options_.support_solver || level < options_.support_levels;
             k = refine_level(y, k);
         }
         return k;
@@ -385,7 +395,7 @@ private:
     Kernel estimate_kernel(const Kernel& previous, T edge_threshold) {
         const std::size_t n = previous.shape(0);
         latent_gradient_spectra(edge_threshold);
-        Kernel k = options_.support_solver ? solve_on_support(n) : solve_on_canvas(n);
+        Kernel k = on_support_ ? solve_on_support(previous) : solve_on_canvas(n);
         T peak = 0;
         double negative_power = 0;  // the update's negative values measure its noise
         std::size_t negatives = 0;
@@ -437,10 +447,10 @@ private:
     }
 
     // The minimiser among n x n kernels: (C' F^-1 M F C + gamma) k = C' F^-1 b
-    // by conjugate gradients from a flat kernel (C: the support on the canvas,
-    // M = |F Sx|^2 + |F Sy|^2, b = conj(F Sx) F Yx + conj(F Sy) F Yy).
-    Kernel solve_on_support(std::size_t n) {
-        const std::size_t nc = y_f_.size();
+    // by conjugate gradients from the previous kernel (C: the support on the
+    // canvas, M = |F Sx|^2 + |F Sy|^2, b = conj(F Sx) F Yx + conj(F Sy) F Yy).
+    Kernel solve_on_support(const Kernel& previous) {
+        const std::size_t n = previous.shape(0), nc = y_f_.size();
         const T inv_n = T(1) / static_cast<T>(ph_ * pw_), gamma = static_cast<T>(options_.support_kernel_weight);
         for (std::size_t i = 0; i < nc; ++i) {
             work_f_[i] = complex_mul_conj(sx_f_[i], yx_f_[i]) + complex_mul_conj(sy_f_[i], yy_f_[i]);
@@ -460,7 +470,7 @@ private:
             out += gamma * x;
             return out;
         };
-        Kernel x = xt::ones<T>({n, n}) / static_cast<T>(n * n);
+        Kernel x = previous;
         Kernel r = b - apply(x), p = r;
         double rs = xt::sum(r * r)();
         for (int it = 0; it < options_.solver_iterations && std::sqrt(rs) > 1e-5; ++it) {
@@ -507,6 +517,7 @@ private:
     std::size_t ph_ = 0, pw_ = 0;
     std::size_t image_h_ = 0, image_w_ = 0;
     T edge_threshold_ = 0;
+    bool on_support_ = false;  // this level's kernel update: solve_on_support
     rvec canvas_, latent_, grad_power_, k_power_, rows_, gx_, gy_;
     cvec y_f_, yx_f_, yy_f_, k_f_, ky_f_, s_f_, dx_f_, dy_f_, work_f_, sx_f_, sy_f_;
 };
