@@ -58,7 +58,8 @@ struct KernelRefinerOptions {
     // tail_noise times the RMS of the update's negative values (its noise),
     // are kept where 8-connected to a value above `prune`: the faint tail of
     // a long blur survives, noise does not. 0: off, all below `prune` is cut.
-    // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning").
+    // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning");
+    // tail_noise 2.5 then, 2 since the support solver sharpens the finest level.
     double tail_prune = 0.02;
     double tail_noise = 2;
     double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... beta_max)
@@ -72,7 +73,7 @@ struct KernelRefinerOptions {
     // closed form's cropped minimiser is smoother (thicker kernels) than the
     // true blur; on the finest level only the support solver sharpens it
     // without the failures it has from the coarsest level (Levin, mean of 8
-    // runs: 1.491 without, TODO with; all levels: 1.898; BENCHMARKS.md).
+    // runs: 1.491 without, 1.347 with; on all levels: 1.616; BENCHMARKS.md).
     int support_levels = 1;
     bool support_solver = false;
     double support_kernel_weight = 2;
