@@ -93,7 +93,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
     app.add_option("--refine-support-levels", ropt.support_levels,
-                   "Refinement: kernel update on its support (conjugate gradients) on this many finest levels")->capture_default_str();
+                   "Refinement: kernel update on its support (conjugate gradients) on this many finest levels of "
+                   "low-noise images")->capture_default_str();
+    app.add_option("--refine-support-max-noise", ropt.support_max_noise,
+                   "Refinement: the most noise (estimated) for --refine-support-levels")->capture_default_str();
+    app.add_option("--refine-support-tail-noise", ropt.support_tail_noise,
+                   "Refinement: --refine-tail-noise on the levels solved on the support")->capture_default_str();
     app.add_flag("--refine-support-solver", ropt.support_solver, "Refinement: kernel update on its support on every level");
     app.add_option("--refine-support-weight", ropt.support_kernel_weight, "Refinement: Tikhonov weight of the support solver")->capture_default_str();
     app.add_option("--refine-solver-iterations", ropt.solver_iterations, "Refinement: conjugate-gradient iterations")->capture_default_str();

@@ -94,7 +94,12 @@ int main(int argc, char** argv) {
     app.add_option("--refine-edge-pixels", refinement.edge_pixels,
                    "Refinement: selected edge pixels per direction and kernel pixel")->capture_default_str();
     app.add_option("--refine-support-levels", refinement.support_levels,
-                   "Refinement: kernel update on its support (conjugate gradients) on this many finest levels")->capture_default_str();
+                   "Refinement: kernel update on its support (conjugate gradients) on this many finest levels of "
+                   "low-noise images")->capture_default_str();
+    app.add_option("--refine-support-max-noise", refinement.support_max_noise,
+                   "Refinement: the most noise for --refine-support-levels")->capture_default_str();
+    app.add_option("--refine-support-tail-noise", refinement.support_tail_noise,
+                   "Refinement: --refine-tail-noise on the levels solved on the support")->capture_default_str();
     app.add_option("--refine-support-weight", refinement.support_kernel_weight,
                    "Refinement: Tikhonov weight of the kernel update on its support")->capture_default_str();
     app.add_option("--refine-tail-noise", refinement.tail_noise,
@@ -153,7 +158,7 @@ int main(int argc, char** argv) {
             std::vector<Kernel> candidates{estimated, threshold_kernel(estimated, 0.1f), threshold_kernel(estimated, 0.25f),
                                            delta, gaussian_kernel(k, best_sigma)};
             if (refine) {
-                candidates.push_back(refiner.refine(ex.blurry, estimated, k));
+                candidates.push_back(refiner.refine(ex.blurry, estimated, k, noise));
                 candidates.push_back(refiner.refine(ex.blurry, delta, k));
             }
             if (tool)

@@ -101,22 +101,33 @@ TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and 
 
 TEST_CASE("KernelRefiner: the support solver on the finest level brings the kernel closer to the truth") {
     // The closed form on the canvas, cropped, is smoother than the true blur;
-    // solving on the support at the finest level (support_levels 1) sharpens it.
+    // solving on the support at the finest level (support_levels 1) sharpens
+    // it. These blurs have noise 0.005, above the default support_max_noise.
     deblur::KernelRefinerOptions canvas_only, finest_on_support;
     canvas_only.support_levels = 0;
-    finest_on_support.support_levels = 1;
-    finest_on_support.tail_noise = 2;
+    finest_on_support.support_max_noise = 0.005;
     deblur::KernelRefiner<float> with_support(finest_on_support), without_support(canvas_only);
     double gain = 0;
     for (unsigned seed : {4u, 5u, 6u}) {
         const Case c = make_case(seed);
         const Image guess = deblur::blur(c.kernel, gaussian(7, 2.0), deblur::BlurMode::same);
-        const double s_support = deblur::kernel_similarity(with_support.refine(c.blurry, guess, 25), c.kernel);
-        const double s_canvas = deblur::kernel_similarity(without_support.refine(c.blurry, guess, 25), c.kernel);
+        const double s_support = deblur::kernel_similarity(with_support.refine(c.blurry, guess, 25, 0.005), c.kernel);
+        const double s_canvas = deblur::kernel_similarity(without_support.refine(c.blurry, guess, 25, 0.005), c.kernel);
         MESSAGE("seed " << seed << ": similarity, canvas only " << s_canvas << ", support on the finest level " << s_support);
         gain += (s_support - s_canvas) / 3;
     }
-    CHECK(gain > 0.005);  // measured 0.017 (0.008-0.024 per seed)
+    CHECK(gain > 0.005);  // measured 0.018 (0.012-0.025 per seed)
+}
+
+TEST_CASE("KernelRefiner: the support solver's levels only for images of known, low noise") {
+    const Case c = make_case(4);  // noise 0.005
+    deblur::KernelRefinerOptions canvas_only;
+    canvas_only.support_levels = 0;
+    const Image reference = deblur::KernelRefiner<float>(canvas_only).refine(c.blurry, {}, 25, 0.005);
+    deblur::KernelRefiner<float> refiner;  // support_levels 1 up to noise 0.004
+    CHECK(refiner.refine(c.blurry, {}, 25) == reference);         // noise unknown
+    CHECK(refiner.refine(c.blurry, {}, 25, 0.005) == reference);  // above support_max_noise
+    CHECK(refiner.refine(c.blurry, {}, 25, 0.003) != reference);  // below: the finest level on the support
 }
 
 TEST_CASE("KernelRefiner rejects bad input") {
@@ -144,6 +155,12 @@ TEST_CASE("KernelRefiner rejects bad input") {
     CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
     options = {};
     options.support_levels = -1;
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.support_max_noise = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
+    options = {};
+    options.support_tail_noise = -1;
     CHECK_THROWS_AS(deblur::KernelRefiner<float>{options}, std::invalid_argument);
     options = {};
     options.edge_pixels = 0;

@@ -165,7 +165,7 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
         const int size = options.kernel_size > 0 ? std::min(largest, options.kernel_size | 1)
                                                  : support(kernel.shape(0), options.refine_growth);
         KernelRefiner<float>& refiner = cached_refiner(options.refinement);
-        const auto refined = refiner.refine(crop, network_kernel, size, options.progress);
+        const auto refined = refiner.refine(crop, network_kernel, size, noise, options.progress);
         kernel = crop_kernel_to_support(refined, 0.0, 1);
         if (options.kernel_size == 0 && !kernel_fits_support(refined)) {
             std::vector<int> tried{size};
@@ -174,7 +174,7 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
                 tried.push_back(s);
                 say("the kernel fills its " + std::to_string(tried[tried.size() - 2]) + " px support: trying " +
                     std::to_string(s) + " px");
-                const auto k = refiner.refine(crop, start, s, options.progress);
+                const auto k = refiner.refine(crop, start, s, noise, options.progress);
                 if (!kernel_fits_support(k)) return false;
                 kernel = crop_kernel_to_support(k, 0.0, 1);
                 return true;

@@ -11,8 +11,8 @@
 //             gradients, a threshold that decays per alternation; select_edges)
 //             (closed form in the Fourier domain; on the kernel's support by
 //             conjugate gradients, warm-started from the current kernel, on the
-//             support_levels finest levels, or on all with support_solver),
-//             then k >= 0, values below
+//             support_levels finest levels of low-noise images, or on all
+//             levels with support_solver), then k >= 0, values below
 //             `prune` of the peak (with tail_prune: only where not connected
 //             to a larger value; prune_kernel.hpp) and 8-connected pieces
 //             holding less than `min_component` of the mass removed, sum 1;
@@ -58,9 +58,9 @@ struct KernelRefinerOptions {
     // tail_noise times the RMS of the update's negative values (its noise),
     // are kept where 8-connected to a value above `prune`: the faint tail of
     // a long blur survives, noise does not. 0: off, all below `prune` is cut.
-    // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning");
-    // with support_levels 1, tail_noise 2 measures best (the sharper update's
-    // faint tails fall below 2.5).
+    // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning").
+    // Levels solved on the support use support_tail_noise instead: the sharper
+    // update's faint tails fall below 2.5 (Levin, 8 runs: 2 best of 1.625-2.5).
     double tail_prune = 0.02;
     double tail_noise = 2.5;
     double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... beta_max)
@@ -69,15 +69,19 @@ struct KernelRefinerOptions {
     double level_ratio = 1.4142135623730951;  // image and kernel scale between levels
     // Kernel update restricted to the kernel's support (conjugate gradients,
     // as Cho & Lee 2009 and Pan et al. 2016) instead of the closed form on the
-    // whole canvas; its Tikhonov weight is support_kernel_weight. On the
-    // finest support_levels levels, or on all with support_solver. The
-    // closed form's cropped minimiser is smoother (thicker kernels) than the
-    // true blur; the support solver sharpens it. On the finest level only
-    // (with tail_noise 2) it wins on Levin (mean of 8 runs 1.491 -> 1.347; on
-    // all levels 1.616) but loses on the synthetic validation set (the tool's
-    // automatic size, 17 / 25 / 33 px: 2.04 / 2.09 / 5.14 -> 2.50 / 6.71 /
-    // 12.1), so it is off by default (BENCHMARKS.md).
-    int support_levels = 0;
+    // whole canvas; its Tikhonov weight is support_kernel_weight. It runs on
+    // the finest support_levels levels of images whose noise (refine's
+    // `noise`) is known and at most support_max_noise, or on every level of
+    // any image with support_solver. The closed form's cropped minimiser is
+    // smoother (thicker kernels) than the true blur; the support solver
+    // sharpens it, and on the finest level only it does not fail as it does
+    // from the coarsest one. It needs clean images: Levin (noise ~0.002),
+    // mean of 8 runs 1.491 -> 1.347; with noise 0.0025 added still better,
+    // with 0.005 or 0.01 much worse, as on the validation set at sigma 0.01
+    // (BENCHMARKS.md).
+    int support_levels = 1;
+    double support_max_noise = 0.004;
+    double support_tail_noise = 2;
     bool support_solver = false;
     double support_kernel_weight = 2;
     int solver_iterations = 20;
@@ -101,9 +105,10 @@ struct KernelRefinerOptions {
             throw std::invalid_argument("deblur::KernelRefinerOptions: beta_rate must exceed 1, beta_max must be positive");
         if (!(coarsest_kernel >= 3) || !(level_ratio > 1))
             throw std::invalid_argument("deblur::KernelRefinerOptions: coarsest_kernel must be >= 3 and level_ratio > 1");
-        if (!(support_kernel_weight > 0) || solver_iterations < 1 || support_levels < 0)
+        if (!(support_kernel_weight > 0) || solver_iterations < 1 || support_levels < 0 || !(support_max_noise >= 0) ||
+            !(support_tail_noise >= 0))
             throw std::invalid_argument("deblur::KernelRefinerOptions: support_kernel_weight must be positive, "
-                                        "solver_iterations >= 1, support_levels >= 0");
+                                        "solver_iterations >= 1, support_levels, support_max_noise, support_tail_noise >= 0");
         if (!(edge_pixels > 0) || !(edge_decay >= 1))
             throw std::invalid_argument("deblur::KernelRefinerOptions: edge_pixels must be positive, edge_decay >= 1");
     }
@@ -130,8 +135,9 @@ public:
 
     // A size x size kernel (odd, sum 1, centred) for the gray image `blurry`,
     // started from `initial` (any odd size; empty: a delta). The initial
-    // kernel is resampled to the coarsest level's size.
-    Kernel refine(const Image& blurry, const Kernel& initial, int size,
+    // kernel is resampled to the coarsest level's size. `noise`: the image's
+    // noise standard deviation if known (< 0: unknown), for support_levels.
+    Kernel refine(const Image& blurry, const Kernel& initial, int size, double noise = -1,
                   const std::function<void(const std::string&)>& progress = {}) {
         if (size < 3 || size % 2 == 0) throw std::invalid_argument("deblur::KernelRefiner: the kernel size must be odd and >= 3");
         const std::size_t h = blurry.shape(0), w = blurry.shape(1);
@@ -143,6 +149,7 @@ public:
             if (!std::isfinite(static_cast<double>(v)))
                 throw std::invalid_argument("deblur::KernelRefiner: the image contains NaN or infinity");
 
+        const bool low_noise = noise >= 0 && noise <= options_.support_max_noise;
         const int levels = std::max(1, 1 + static_cast<int>(std::floor(std::log(size / options_.coarsest_kernel) /
                                                                         std::log(options_.level_ratio))));
         // The finest level's canvas is the largest: allocating it first spares
@@ -160,7 +167,7 @@ public:
                          std::to_string(n) + " px)");
             const Image y = resize_image(blurry, lh, lw);
             if (level == levels - 1) edge_threshold_ = initial_edge_threshold(y, n, options_.edge_pixels);
-            on_support_ = options_.support_solver || level < options_.support_levels;
+            on_support_ = options_.support_solver || (low_noise && level < options_.support_levels);
             k = refine_level(y, k);
         }
         return k;
@@ -415,7 +422,8 @@ private:
         double cut = options_.prune;
         if (options_.tail_prune > 0) {
             const double noise = negatives ? std::sqrt(negative_power / negatives) : 0.0;
-            cut = std::min(options_.prune, std::max(options_.tail_prune, options_.tail_noise * noise / peak));
+            const double c = on_support_ ? options_.support_tail_noise : options_.tail_noise;
+            cut = std::min(options_.prune, std::max(options_.tail_prune, c * noise / peak));
         }
         prune_kernel(k, cut * peak, options_.prune * peak, options_.min_component);
         const T sum = xt::sum(k)();
