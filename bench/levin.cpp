@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
                         const auto start = std::chrono::steady_clock::now();
                         Kernel k;
                         if (method == "classical") {
-                            k = refiner.refine(blurry, {}, refine_size > 0 ? refine_size : 31);
+                            k = refiner.refine(blurry, {}, refine_size > 0 ? refine_size : 31, estimate_noise_level(blurry));
                         } else {
                             BlindDeblurOptions options;  // the tool's kernel estimation (estimate_kernel)
                             options.model = model;

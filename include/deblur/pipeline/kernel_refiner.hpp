@@ -59,8 +59,9 @@ struct KernelRefinerOptions {
     // are kept where 8-connected to a value above `prune`: the faint tail of
     // a long blur survives, noise does not. 0: off, all below `prune` is cut.
     // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning").
-    // Levels solved on the support use support_tail_noise instead: the sharper
-    // update's faint tails fall below 2.5 (Levin, 8 runs: 2 best of 1.625-2.5).
+    // Images that get the support solver use support_tail_noise instead: the
+    // sharper update's faint tails fall below 2.5 (Levin, 8 runs: 2 best of
+    // 1.625-2.5; 2 on the support level only, 2.5 on the others: 1.409).
     double tail_prune = 0.02;
     double tail_noise = 2.5;
     double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... beta_max)
@@ -150,6 +151,8 @@ public:
                 throw std::invalid_argument("deblur::KernelRefiner: the image contains NaN or infinity");
 
         const bool low_noise = noise >= 0 && noise <= options_.support_max_noise;
+        const bool any_on_support = options_.support_solver || (low_noise && options_.support_levels > 0);
+        tail_noise_ = any_on_support ? options_.support_tail_noise : options_.tail_noise;
         const int levels = std::max(1, 1 + static_cast<int>(std::floor(std::log(size / options_.coarsest_kernel) /
                                                                         std::log(options_.level_ratio))));
         // The finest level's canvas is the largest: allocating it first spares
@@ -422,8 +425,7 @@ private:
         double cut = options_.prune;
         if (options_.tail_prune > 0) {
             const double noise = negatives ? std::sqrt(negative_power / negatives) : 0.0;
-            const double c = on_support_ ? options_.support_tail_noise : options_.tail_noise;
-            cut = std::min(options_.prune, std::max(options_.tail_prune, c * noise / peak));
+            cut = std::min(options_.prune, std::max(options_.tail_prune, tail_noise_ * noise / peak));
         }
         prune_kernel(k, cut * peak, options_.prune * peak, options_.min_component);
         const T sum = xt::sum(k)();
@@ -530,6 +532,7 @@ private:
     std::size_t image_h_ = 0, image_w_ = 0;
     T edge_threshold_ = 0;
     bool on_support_ = false;  // this level's kernel update: solve_on_support
+    double tail_noise_ = 0;    // this image's tail_noise or support_tail_noise
     rvec canvas_, latent_, grad_power_, k_power_, rows_, gx_, gy_;
     cvec y_f_, yx_f_, yy_f_, k_f_, ky_f_, s_f_, dx_f_, dy_f_, work_f_, sx_f_, sy_f_;
 };
