@@ -33,6 +33,7 @@
 #include <deblur/pipeline/blind_deblur.hpp>
 #include <deblur/pipeline/kernel_refiner.hpp>
 
+#include "../examples/support_solver_options.hpp"
 #include "levin_data.hpp"
 
 namespace {
@@ -92,15 +93,8 @@ int main(int argc, char** argv) {
                    "Refinement: the tail threshold is at least this many times the RMS of the kernel update's negative values")
         ->capture_default_str();
     app.add_option("--refine-coarsest", ropt.coarsest_kernel, "Refinement: kernel size at the coarsest level")->capture_default_str();
-    app.add_option("--refine-support-levels", ropt.support_levels,
-                   "Refinement: kernel update on its support (conjugate gradients) on this many finest levels of "
-                   "low-noise images")->capture_default_str();
-    app.add_option("--refine-support-max-noise", ropt.support_max_noise,
-                   "Refinement: the most noise (estimated) for --refine-support-levels")->capture_default_str();
-    app.add_option("--refine-support-tail-noise", ropt.support_tail_noise,
-                   "Refinement: --refine-tail-noise on the levels solved on the support")->capture_default_str();
+    tools::add_support_solver_options(app, ropt);
     app.add_flag("--refine-support-solver", ropt.support_solver, "Refinement: kernel update on its support on every level");
-    app.add_option("--refine-support-weight", ropt.support_kernel_weight, "Refinement: Tikhonov weight of the support solver")->capture_default_str();
     app.add_option("--refine-solver-iterations", ropt.solver_iterations, "Refinement: conjugate-gradient iterations")->capture_default_str();
     app.add_flag("--refine-select-edges,!--refine-all-edges", ropt.select_edges,
                  "Refinement: Cho & Lee edge selection for the kernel update (default), or all gradients");

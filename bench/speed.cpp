@@ -47,6 +47,7 @@
 
 #include "../examples/device.hpp"
 #include "../examples/fft_wisdom.hpp"
+#include "../examples/support_solver_options.hpp"
 
 namespace {
 
@@ -132,11 +133,7 @@ int main(int argc, char** argv) {
     app.add_option("--refine-iterations", refinement.iterations, "Refinement: alternations per level")->capture_default_str();
     app.add_option("--refine-beta-max", refinement.beta_max, "Refinement: the last latent step's half-quadratic penalty")
         ->capture_default_str();
-    app.add_option("--refine-support-levels", refinement.support_levels,
-                   "Refinement: kernel update on its support (conjugate gradients) on this many finest levels of "
-                   "low-noise images")->capture_default_str();
-    app.add_option("--refine-support-max-noise", refinement.support_max_noise,
-                   "Refinement: the most noise for --refine-support-levels (the benchmark's images have 0.01)")->capture_default_str();
+    tools::add_support_solver_options(app, refinement);  // (the benchmark's images have noise 0.01)
     CLI11_PARSE(app, argc, argv);
     try {
         if (threads > 0) omp_set_num_threads(threads);

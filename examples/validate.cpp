@@ -31,6 +31,8 @@
 #include <deblur/pipeline/kernel_refiner.hpp>
 #include <deblur/train/validation_set.hpp>
 
+#include "support_solver_options.hpp"
+
 namespace {
 
 using Kernel = xt::xtensor<float, 2>;
@@ -93,15 +95,7 @@ int main(int argc, char** argv) {
                  "Refinement: update the kernel from all gradients, not the selected edges (the default)");
     app.add_option("--refine-edge-pixels", refinement.edge_pixels,
                    "Refinement: selected edge pixels per direction and kernel pixel")->capture_default_str();
-    app.add_option("--refine-support-levels", refinement.support_levels,
-                   "Refinement: kernel update on its support (conjugate gradients) on this many finest levels of "
-                   "low-noise images")->capture_default_str();
-    app.add_option("--refine-support-max-noise", refinement.support_max_noise,
-                   "Refinement: the most noise for --refine-support-levels")->capture_default_str();
-    app.add_option("--refine-support-tail-noise", refinement.support_tail_noise,
-                   "Refinement: --refine-tail-noise on the levels solved on the support")->capture_default_str();
-    app.add_option("--refine-support-weight", refinement.support_kernel_weight,
-                   "Refinement: Tikhonov weight of the kernel update on its support")->capture_default_str();
+    tools::add_support_solver_options(app, refinement);
     app.add_option("--refine-tail-noise", refinement.tail_noise,
                    "Refinement: the tail's cut in RMS of the update's negative values")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
