@@ -230,12 +230,14 @@ int main(int argc, char** argv) {
             about_input([&] {
                 nonuniform_options.base = options;
                 auto result = deblur::nonuniform_deblur(image.pixels, nonuniform_options);
+                if (!result.warning.empty()) std::cerr << "deblur: warning: " << input.string() << ": " << result.warning << "\n";
                 picture = kernel_field_picture(result.kernels, result.grid_rows, result.grid_cols);
                 sharp = std::move(result.sharp);
             });
         } else {
             about_input([&] {
                 auto result = deblur::blind_deblur(image.pixels, options);
+                if (!result.warning.empty()) std::cerr << "deblur: warning: " << input.string() << ": " << result.warning << "\n";
                 kernel = result.kernel;
                 sharp = std::move(result.sharp);
             });

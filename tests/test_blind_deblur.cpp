@@ -11,10 +11,12 @@
 #include <xtensor/xview.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -121,4 +123,51 @@ TEST_CASE("estimate_kernel rejects a refinement growth that is not positive") {
         options.refine_growth = bad;
         CHECK_THROWS_AS(deblur::estimate_kernel(gray, 0.01, options), std::invalid_argument);
     }
+}
+
+// Flat and texture-free images once made the refinement loop for ever. Now
+// they are returned as they were, with a 1 x 1 kernel and a warning; a single
+// edge is deblurred as usual. Each takes at most twice the time of the
+// textured sample photo of the same size (measured after a warm-up call).
+TEST_CASE("blind_deblur returns flat and texture-free images unchanged, in bounded time") {
+    const auto sample = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-blurry.png").pixels;
+    const std::size_t h = sample.shape(1), w = sample.shape(2);
+    using Clock = std::chrono::steady_clock;
+    const auto seconds = [](auto&& work) {
+        const auto start = Clock::now();
+        work();
+        return std::chrono::duration<double>(Clock::now() - start).count();
+    };
+    deblur::blind_deblur(sample);  // loads the model
+    double textured = 0;
+    const double textured_time = seconds([&] { textured = double(deblur::blind_deblur(sample).kernel.shape(0)); });
+    CHECK(textured > 1);
+
+    std::mt19937_64 rng(5);
+    std::uniform_real_distribution<float> u(0, 1);
+    deblur::Tensor<float> noise = deblur::make_tensor<float>(1, h, w);
+    for (auto& v : noise) v = u(rng);
+    deblur::Tensor<float> edge = deblur::make_tensor<float>(1, h, w, 0.2f);
+    xt::view(edge, 0, xt::all(), xt::range(w / 2, w)) = 0.8f;
+    const std::vector<std::pair<std::string, deblur::Tensor<float>>> flat{
+        {"white", deblur::make_tensor<float>(1, h, w, 1.0f)},
+        {"black", deblur::make_tensor<float>(1, h, w, 0.0f)},
+        {"gray", deblur::make_tensor<float>(1, h, w, 0.5f)},
+        {"colour", deblur::make_tensor<float>(3, h, w, 0.3f)},
+        {"noise", noise}};
+    for (const auto& [name, image] : flat) {
+        CAPTURE(name);
+        deblur::BlindDeblurResult result;
+        const double t = seconds([&] { result = deblur::blind_deblur(image); });
+        CHECK(t <= 2 * textured_time);
+        CHECK(result.warning.find("no texture") != std::string::npos);
+        CHECK(result.kernel == xt::xtensor<float, 2>{{1.0f}});
+        CHECK(result.sharp == image);
+    }
+    deblur::BlindDeblurResult result;
+    const double t = seconds([&] { result = deblur::blind_deblur(edge); });
+    CHECK(t <= 2 * textured_time);
+    CHECK(result.warning.empty());
+    CHECK(result.kernel.shape(0) % 2 == 1);
+    CHECK(xt::all(xt::isfinite(result.sharp)));
 }

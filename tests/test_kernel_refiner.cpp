@@ -222,3 +222,20 @@ TEST_CASE("prune_kernel: a plain cut, or hysteresis that keeps faint values conn
         CHECK(p(1, 1) == 0.0f);
     }
 }
+
+// A flat image has no gradient at all: the edge threshold once shrank by
+// 0.81 per step looking for one, and a denormal threshold times 0.81 rounds
+// to itself, so refine never returned. Now it ends, with a valid kernel.
+TEST_CASE("KernelRefiner ends on flat images and on a single edge") {
+    for (float level : {0.0f, 0.5f, 1.0f}) {
+        const Image flat = xt::ones<float>({128, 128}) * level;
+        const Image k = deblur::KernelRefiner<float>().refine(flat, {}, 15);
+        REQUIRE(k.shape(0) == 15);
+        CHECK(double(xt::sum(k)()) == doctest::Approx(1.0).epsilon(1e-5));
+    }
+    Image edge = xt::zeros<float>({128, 128});
+    xt::view(edge, xt::all(), xt::range(64, 128)) = 1.0f;
+    const Image k = deblur::KernelRefiner<float>().refine(edge, {}, 15, 0.0);
+    CHECK(double(xt::sum(k)()) == doctest::Approx(1.0).epsilon(1e-5));
+    CHECK(xt::amin(k)() >= 0.0f);
+}

@@ -9,7 +9,9 @@
 // The kernel is estimated once on the luminance (on the window with the most
 // edges of a large photo) by the network, then refined classically
 // (KernelRefiner, unless options.refine is off); every channel is then
-// deconvolved with it by the hyper-Laplacian solver.
+// deconvolved with it by the hyper-Laplacian solver. A texture-free image
+// (texture.hpp: flat, or nothing above its noise) is returned unchanged with
+// a 1 x 1 kernel and result.warning saying so.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -31,6 +33,7 @@
 #include "kernel_refiner.hpp"
 #include "model_directory.hpp"
 #include "noise_level.hpp"
+#include "texture.hpp"
 
 namespace deblur {
 
@@ -39,6 +42,9 @@ struct BlindDeblurResult {
     xt::xtensor<float, 2> kernel;  // odd square, sum 1, convolution convention
     double noise = 0;              // the noise level used (estimated or given)
     BlindDeblurTimings timings;    // wall and CPU seconds per stage
+    // Non-empty when the photo was not deblurred as usual, saying why (e.g. a
+    // texture-free image, returned as it was with a 1 x 1 kernel).
+    std::string warning;
 };
 
 namespace detail {
@@ -130,6 +136,9 @@ inline Tensor<float> deconvolve(const Tensor<float>& image, const xt::xtensor<fl
 
 namespace detail {
 
+inline constexpr const char* texture_free_warning =
+    "the image has no texture above its noise to estimate a blur from: the kernel is a delta";
+
 // estimate_kernel below, adding the network's and the refinement's times to
 // `timings` when given.
 inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
@@ -141,6 +150,10 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
         if (!(g > 0) || !std::isfinite(g))
             throw std::invalid_argument("deblur::estimate_kernel: refine_growth and refine_retry_growths must be positive");
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
+    if (is_texture_free(crop, noise)) {
+        say(texture_free_warning);
+        return xt::xtensor<float, 2>{{1.0f}};
+    }
     const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
     say("model " + model.string());
     xt::xtensor<float, 2> kernel =
@@ -195,7 +208,7 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
 // `noise`, as blind_deblur finds it on its estimation window: the network
 // (options.model, or the shipped model for the noise level), then, unless
 // options.refine is off or the noise is above options.refine_max_noise, the
-// classical refinement.
+// classical refinement. A texture-free crop (texture.hpp) gets a 1 x 1 delta.
 inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
                                              const BlindDeblurOptions& options = {}) {
     return detail::estimate_kernel(crop, noise, options, nullptr);
@@ -219,6 +232,12 @@ inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeb
     const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
                                                 xt::range(window.col, window.col + window.cols));
     clock.lap(&result.timings.preparation);
+    if (is_texture_free(crop, result.noise)) {  // nothing to deblur: the photo as it was
+        result.warning = std::string(detail::texture_free_warning) + "; the image is returned unchanged";
+        result.kernel = xt::xtensor<float, 2>{{1.0f}};
+        result.sharp = image;
+        return result;
+    }
     result.kernel = detail::estimate_kernel(crop, result.noise, options, &result.timings);
     clock.restart();
     say("kernel " + std::to_string(result.kernel.shape(0)) + " x " + std::to_string(result.kernel.shape(1)) +

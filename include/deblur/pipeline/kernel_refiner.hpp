@@ -289,22 +289,26 @@ private:
 
     // Forward differences of a canvas image inside the image (rows < h - 1,
     // columns < w - 1), zero elsewhere and where |grad|^2 < threshold;
-    // returns how many pixels are kept.
-    std::size_t masked_gradients(const T* img, T threshold, rvec& gx, rvec& gy) const {
+    // returns how many pixels are kept, and the largest |grad|^2 in `strongest`.
+    std::size_t masked_gradients(const T* img, T threshold, rvec& gx, rvec& gy, T* strongest = nullptr) const {
         const std::size_t pw = pw_, nr = ph_ * pw_;
         gx.resize(nr);
         gy.resize(nr);
         std::fill(gx.begin(), gx.end(), T(0));
         std::fill(gy.begin(), gy.end(), T(0));
         std::size_t kept = 0;
+        T largest = 0;
         for (std::size_t r = 0; r + 1 < image_h_; ++r)
             for (std::size_t c = 0; c + 1 < image_w_; ++c) {
                 const T v = img[r * pw + c], dx = img[r * pw + c + 1] - v, dy = img[(r + 1) * pw + c] - v;
-                if (dx * dx + dy * dy < threshold) continue;
+                const T energy = dx * dx + dy * dy;
+                largest = std::max(largest, energy);
+                if (energy < threshold) continue;
                 gx[r * pw + c] = dx;
                 gy[r * pw + c] = dy;
                 ++kept;
             }
+        if (strongest) *strongest = largest;
         return kept;
     }
 
@@ -437,8 +441,16 @@ private:
     // sx_f_, sy_f_: spectra of the latent's gradients (the selected edges only with select_edges).
     void latent_gradient_spectra(T edge_threshold) {
         if (options_.select_edges) {
-            while (masked_gradients(latent_.data(), edge_threshold, gx_, gy_) == 0 && edge_threshold > 0)
-                edge_threshold *= T(0.81);
+            // No edge above the threshold: lower it by steps of 0.81 until the
+            // strongest gradient passes. The steps are counted, and the
+            // threshold never goes below that gradient: on a flat latent
+            // (strongest 0) a denormal threshold times 0.81 rounds to itself
+            // and an open-ended loop would never end.
+            T strongest = 0;
+            if (masked_gradients(latent_.data(), edge_threshold, gx_, gy_, &strongest) == 0 && edge_threshold > 0) {
+                for (int step = 0; step < 256 && edge_threshold > strongest; ++step) edge_threshold *= T(0.81);
+                masked_gradients(latent_.data(), std::min(edge_threshold, strongest), gx_, gy_);
+            }
             Fft::template forward<T>(ph_, pw_, gx_.data(), sx_f_.data());
             Fft::template forward<T>(ph_, pw_, gy_.data(), sy_f_.data());
         } else {

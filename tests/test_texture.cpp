@@ -1,0 +1,50 @@
+#include "doctest_main.hpp"
+
+#include <deblur/blur/blur.hpp>
+#include <deblur/blur/motion_kernel_sampler.hpp>
+#include <deblur/blur/noise.hpp>
+#include <deblur/pipeline/noise_level.hpp>
+#include <deblur/pipeline/texture.hpp>
+
+#include <xtensor/xview.hpp>
+
+#include <random>
+
+using Image = xt::xtensor<float, 2>;
+
+TEST_CASE("signal_deviation: the standard deviation without the noise's variance") {
+    Image halves = xt::zeros<float>({64, 64});
+    xt::view(halves, xt::all(), xt::range(32, 64)) = 1.0f;  // values 0 and 1, half each: deviation 0.5
+    CHECK(deblur::signal_deviation(halves, 0.0) == doctest::Approx(0.5));
+    CHECK(deblur::signal_deviation(halves, 0.3) == doctest::Approx(0.4));  // sqrt(0.25 - 0.09)
+    CHECK(deblur::signal_deviation(halves, 0.6) == 0.0);                  // clamped, not NaN
+}
+
+TEST_CASE("is_texture_free: flat, quantised and pure-noise images are; edges, photos and heavy blur are not") {
+    for (float level : {0.0f, 0.5f, 1.0f}) CHECK(deblur::is_texture_free(Image(xt::ones<float>({64, 64}) * level), 0.0));
+
+    // One 8-bit level of dither on gray: below two levels.
+    std::mt19937_64 rng(3);
+    Image dither = xt::ones<float>({64, 64}) * 0.5f;
+    for (auto& v : dither) v += float(int(rng() % 3) - 1) / 255;
+    CHECK(deblur::is_texture_free(dither, 0.0));
+
+    // Pure noise: all of its variance is the noise's.
+    Image noise = xt::ones<float>({128, 128}) * 0.5f;
+    deblur::add_gaussian_noise(noise, 0.1, rng);
+    CHECK(deblur::is_texture_free(noise, deblur::estimate_noise_level(noise)));
+
+    // A single edge, and the same edge blurred by a 75 px kernel with noise 0.01.
+    Image edge = xt::zeros<float>({256, 256});
+    xt::view(edge, xt::all(), xt::range(128, 256)) = 1.0f;
+    CHECK_FALSE(deblur::is_texture_free(edge, 0.0));
+    const auto kernel = deblur::MotionKernelSampler{}.sample<float>(75, rng);
+    Image blurred = deblur::blur(edge, kernel, deblur::BlurMode::valid);
+    deblur::add_gaussian_noise(blurred, 0.01, rng);
+    CHECK_FALSE(deblur::is_texture_free(blurred, deblur::estimate_noise_level(blurred)));
+
+    // Half and half: the deviation is half the step. A 4.5-level step passes the
+    // 2-level bar, a 3.5-level one does not.
+    CHECK_FALSE(deblur::is_texture_free(Image(edge * (4.5f / 255)), 0.0));
+    CHECK(deblur::is_texture_free(Image(edge * (3.5f / 255)), 0.0));
+}
