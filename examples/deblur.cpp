@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include <vector>
 #include <unistd.h>
 
+#include <deblur/core/atomic_file.hpp>
 #include <deblur/fft/fftw.hpp>
 #include <deblur/io/color.hpp>
 #include <deblur/io/read_image.hpp>
@@ -26,6 +28,7 @@
 #include <deblur/pipeline/blind_deblur.hpp>
 #include <deblur/pipeline/nonuniform_deblur.hpp>
 
+#include "command_line.hpp"
 #include "device.hpp"
 #include "fft_wisdom.hpp"
 
@@ -95,28 +98,73 @@ xt::xtensor<float, 2> read_kernel(const fs::path& file) {
     return k / sum;
 }
 
-// Fails before any work on an output the run could not write: a wrong
-// extension or a missing folder is then reported at once, not after minutes.
-void check_writable(const fs::path& file) {
+fs::path folder_of(const fs::path& file) { return file.has_parent_path() ? file.parent_path() : fs::path("."); }
+
+// Whether two paths name one file (through links too); false when either is missing.
+bool same_file(const fs::path& a, const fs::path& b) {
+    std::error_code ec;
+    return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec) && !ec;
+}
+
+// Fails before any work on an output the run could not write or must not
+// overwrite: a wrong extension, a missing or read-only folder, the input
+// itself are reported at once (naming the user's file), not after minutes.
+void check_writable(const fs::path& file, const fs::path& input) {
     using deblur::io::ImageError;
     const auto format = deblur::io::format_from_extension(file);
     if (!format || *format == deblur::io::ImageFormat::jpeg)
         throw ImageError(file, "cannot be written: the extension must be .png, .tif, .tiff or .pfm");
-    const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
+    const fs::path folder = folder_of(file);
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) throw ImageError(file, "cannot be written: no folder " + folder.string());
     if (fs::is_directory(file, ec)) throw ImageError(file, "cannot be written: it is a directory");
+    if (same_file(file, input))
+        throw ImageError(file, "is the input photo: choose another output name, so that the photo is not lost");
+    try {
+        deblur::check_file_writable(file);
+    } catch (const deblur::FileWriteError& e) {
+        throw ImageError(file, e.problem());
+    }
+}
+
+// The option values, before any work: one "deblur:" line naming the option.
+void check_options(const CLI::App& app, const deblur::BlindDeblurOptions& options, int threads, double eta) {
+    using namespace deblur::tools;
+    if (options.kernel_size != 0 && (options.kernel_size < 3 || options.kernel_size % 2 == 0))
+        throw UsageError("--kernel-size " + std::to_string(options.kernel_size) +
+                         ": expected 0 (automatic) or an odd number of pixels from 3");
+    if (app.count("--noise")) require_in_range("--noise", options.noise, 0, 1);
+    require_positive("--gamma", options.gamma, 10);
+    require_count("--estimation-size", static_cast<long long>(options.estimation_size), 64, 1 << 16);
+    require_threads("--threads", threads);
+    if (app.count("--eta")) require_positive("--eta", eta, 1);
+}
+
+// A given kernel size must fit the window it is estimated on: the refinement
+// needs an image at least twice the kernel.
+void check_kernel_size(const deblur::BlindDeblurOptions& options, std::size_t width, std::size_t height) {
+    const std::size_t side = std::min({width, height, options.estimation_size});
+    const int largest = static_cast<int>(side / 2) % 2 ? static_cast<int>(side / 2) : static_cast<int>(side / 2) - 1;
+    if (options.kernel_size > 0 && options.kernel_size > largest)
+        throw deblur::tools::UsageError("--kernel-size " + std::to_string(options.kernel_size) + ": at most " +
+                                        std::to_string(std::max(largest, 0)) + " px for a " + std::to_string(width) +
+                                        " x " + std::to_string(height) + " image (half its estimation window)");
 }
 
 // Writes the result and the kernel picture so that a failure changes neither:
 // the picture goes to a hidden name first and takes its place only once the
-// result is written (each write is atomic on its own).
+// result is written (each write is atomic on its own). Errors name the
+// user's files, not the hidden one.
 void write_outputs(const fs::path& output, const std::vector<unsigned char>& sharp, const fs::path& kernel_output,
                    const std::vector<unsigned char>& kernel) {
-    fs::path pending = kernel_output.has_parent_path() ? kernel_output.parent_path() : fs::path();
-    pending /= "." + kernel_output.filename().string() + ".pending-" + std::to_string(::getpid());
+    const fs::path pending = deblur::detail::temporary_sibling(kernel_output, 0);
+    const deblur::detail::TemporaryFileGuard guard(pending);
     std::error_code ignored;
-    deblur::io::write_file_atomically(pending, kernel);
+    try {
+        deblur::write_file_atomically(pending, kernel);
+    } catch (const deblur::FileWriteError& e) {
+        throw deblur::io::ImageError(kernel_output, e.problem());
+    }
     try {
         deblur::io::write_file_atomically(output, sharp);
     } catch (...) {
@@ -146,16 +194,18 @@ int main(int argc, char** argv) {
     std::string device = "cpu";
     app.add_option("input", input, "Blurry photo (PNG, JPEG, TIFF or PFM)")->required();
     app.add_option("output", output, "Sharp result (.png, .tif or .pfm); the kernel goes to OUTPUT.kernel.png")->required();
-    app.add_option("--kernel-size", options.kernel_size, "Largest blur in pixels (0: choose automatically)")
-        ->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--kernel-size", options.kernel_size,
+                   "Largest blur in pixels: 0 (choose automatically) or odd, from 3 to half the image")
+        ->capture_default_str();
     app.add_option("--noise", options.noise, "Noise standard deviation, 0..1 (default: estimated from the image)");
     app.add_option("--model", options.model, "Model file (default: the shipped model for the noise level)");
     app.add_option("--kernel", kernel_file, "Use this kernel image instead of estimating one");
-    app.add_option("--gamma", options.gamma, "Gamma of the input (2.2 for most JPEGs; 1: linear data)")
-        ->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--estimation-size", options.estimation_size, "Window of the photo the kernel is estimated on")
-        ->capture_default_str()->check(CLI::Range(64, 1 << 16));
-    app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--gamma", options.gamma, "Gamma of the input, above 0 and at most 10 (2.2 for most JPEGs; 1: linear data)")
+        ->capture_default_str();
+    app.add_option("--estimation-size", options.estimation_size,
+                   "Window of the photo the kernel is estimated on, 64 to 65536 px")
+        ->capture_default_str();
+    app.add_option("--threads", threads, "Threads (0: all cores)")->capture_default_str();
     app.add_flag("!--no-refine", options.refine,
                  "Use the network's kernel as it is (default: refine it classically, see README)");
     app.add_flag("--nonuniform", nonuniform,
@@ -170,7 +220,7 @@ int main(int argc, char** argv) {
                    "Measure the FFT plans (FFTW_MEASURE) and keep them in this file: seconds of planning on the "
                    "first run of an image size, faster transforms on every later one (BENCHMARKS.md)");
     app.add_flag("-q,--quiet", quiet, "No progress output");
-    CLI11_PARSE(app, argc, argv);
+    if (const auto status = deblur::tools::parse_command_line(app, argc, argv, "deblur")) return *status;
 
     const auto start = std::chrono::steady_clock::now();
     const auto say = [&](const std::string& line) {
@@ -179,6 +229,7 @@ int main(int argc, char** argv) {
         std::cerr << "[" << std::fixed << std::setprecision(1) << t << " s] " << line << "\n";
     };
     try {
+        check_options(app, options, threads, nonuniform_options.eta);
         if (threads > 0) omp_set_num_threads(threads);
         deblur::fft::Fftw::set_threads(threads > 0 ? threads : omp_get_max_threads());
         if (!wisdom_file.empty()) deblur::tools::load_fft_wisdom(wisdom_file, say);
@@ -190,19 +241,21 @@ int main(int argc, char** argv) {
             throw std::invalid_argument("--grid and --eta apply to --nonuniform only");
         if (nonuniform && !kernel_file.empty()) throw std::invalid_argument("--kernel and --nonuniform exclude each other");
         if (nonuniform) std::tie(nonuniform_options.grid_rows, nonuniform_options.grid_cols) = parse_grid(grid_text);
-        if (!(nonuniform_options.eta > 0 && nonuniform_options.eta <= 1))
-            throw std::invalid_argument("--eta must lie in (0, 1]");
-        check_writable(output);
-        check_writable(kernel_output);
+        check_writable(output, input);
+        check_writable(kernel_output, input);
         if (!options.model.empty() && fs::is_directory(options.model))
             throw deblur::ModelError("model file " + options.model.string() + ": is a directory");
+        xt::xtensor<float, 2> kernel;
+        if (!kernel_file.empty()) kernel = read_kernel(kernel_file);
+        deblur::remove_stale_temporaries(folder_of(output));
+        deblur::remove_temporaries_on_signals();
 
         say("reading " + input.string());
         const auto image = deblur::io::read_image(input);
         say(std::to_string(image.info.width) + " x " + std::to_string(image.info.height) + ", " +
             std::to_string(image.pixels.shape(0)) + " channel(s), " + std::to_string(image.info.bit_depth) + " bit");
+        check_kernel_size(options, image.info.width, image.info.height);
 
-        xt::xtensor<float, 2> kernel;
         deblur::Tensor<float> picture;
         deblur::Tensor<float> sharp;
         // Errors about the image itself (too small, ...) name the input file.
@@ -214,7 +267,6 @@ int main(int argc, char** argv) {
             }
         };
         if (!kernel_file.empty()) {
-            kernel = read_kernel(kernel_file);
             about_input([&] {
                 const double noise = options.noise >= 0 ? options.noise
                                                         : deblur::estimate_noise_level(deblur::detail::luminance(image.pixels));

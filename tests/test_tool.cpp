@@ -401,6 +401,98 @@ TEST_CASE("the program fails cleanly on bad input") {
     }
 }
 
+// Bad option values: exit 1 with one "deblur:" line that names the option,
+// before any work (the run is quick and writes nothing).
+TEST_CASE("bad option values fail at once, naming the option") {
+    TempDir tmp;
+    const fs::path logs = tmp.path / "logs";
+    fs::create_directories(logs);
+    write_bytes(tmp.path / "good.png", png_bytes(pattern(64, 64)));
+    const std::vector<std::vector<std::string>> cases{
+        {"--kernel-size", "-1"}, {"--kernel-size", "abc"}, {"--kernel-size", "1"}, {"--kernel-size", "2"},
+        {"--kernel-size", "33"},  // above half of the 64 px image
+        {"--noise", "nan"}, {"--noise", "2"}, {"--noise", "-0.5"}, {"--noise", "inf"},
+        {"--gamma", "0"}, {"--gamma", "nan"}, {"--gamma", "-1"}, {"--gamma", "1e400"},
+        {"--threads", "-1"}, {"--threads", "100000"}, {"--estimation-size", "63"}, {"--estimation-size", "x"},
+        {"--nonuniform", "--eta", "0"}, {"--nonuniform", "--eta", "nan"}, {"--nonuniform", "--grid", "0x3"},
+        {"--device", "gpu"}, {"--no-such-flag"}};
+    int n = 0;
+    for (const auto& option : cases) {
+        std::string shown;
+        for (const auto& word : option) shown += word + " ";
+        CAPTURE(shown);
+        const fs::path out = tmp.path / ("out-" + std::to_string(++n));
+        fs::create_directories(out);
+        std::vector<std::string> args{(tmp.path / "good.png").string(), (out / "result.png").string(), "-q"};
+        args.insert(args.end(), option.begin(), option.end());
+        const Run run = run_tool(args, logs);
+        MESSAGE(shown << ": " << run.err.substr(0, run.err.find('\n')));
+        check_clean_failure(run, out);
+        const std::string& name = option[0] == "--nonuniform" ? option[1] : option[0];
+        CHECK_MESSAGE(run.err.find(name) != std::string::npos, "stderr: " << run.err);
+        CHECK(run.err.size() < 200);  // no number printed in full
+    }
+}
+
+// The photo is never lost: an output (or its kernel picture) that is the input,
+// by name or through a link, is refused before any work.
+TEST_CASE("an output that is the input is refused, and the input is kept") {
+    TempDir tmp;
+    const fs::path logs = tmp.path / "logs", photos = tmp.path / "photos";
+    fs::create_directories(logs);
+    fs::create_directories(photos);
+    const Bytes photo = png_bytes(pattern(64, 64));
+    write_bytes(photos / "shot.png", photo);
+    write_bytes(photos / "shot.kernel.png", photo);
+    fs::create_symlink(photos / "shot.png", photos / "link.png");
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"shot.png", "shot.png"}, {"shot.png", "link.png"}, {"link.png", "shot.png"},
+        {"shot.kernel.png", "shot.png"}};  // the kernel picture of shot.png would replace the input
+    for (const auto& [in, out] : cases) {
+        CAPTURE(in);
+        CAPTURE(out);
+        const auto before = listing(photos);
+        const Run run = run_tool({(photos / in).string(), (photos / out).string(), "-q"}, logs);
+        check_clean_failure(run, photos, before);
+        CHECK(run.err.find("is the input photo") != std::string::npos);
+        CHECK(read_bytes(photos / "shot.png") == photo);
+        CHECK(read_bytes(photos / "shot.kernel.png") == photo);
+    }
+}
+
+// An output folder the run cannot write to is found before the work, and the
+// message names the user's file, not a temporary one.
+TEST_CASE("an unwritable output folder fails at once, naming the output") {
+    TempDir tmp;
+    write_bytes(tmp.path / "good.png", png_bytes(pattern(64, 64)));
+    const Run run = run_tool({(tmp.path / "good.png").string(), "/proc/deblur-result.png"}, tmp.path);  // no -q
+    INFO("stderr: " << run.err);
+    CHECK(run.status == 1);
+    CHECK(run.err.rfind("deblur: /proc/deblur-result.png: cannot be written", 0) == 0);
+    CHECK(run.err.find(".tmp-") == std::string::npos);
+    CHECK(run.err.find("reading") == std::string::npos);  // before the input is even read
+}
+
+// Temporaries of a run that was killed (its process is gone) are removed by
+// the next run into that folder; those of a live process are not.
+TEST_CASE("a run removes the temporaries that killed runs left in its output folder") {
+    TempDir tmp;
+    const fs::path out = tmp.path / "out";
+    fs::create_directories(out);
+    write_bytes(tmp.path / "good.png", png_bytes(pattern(64, 64)));
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);  // `child` is now the id of an ended process
+    const std::string stale = ".result.png.tmp-" + std::to_string(child) + "-5",
+                      pending = ".result.kernel.png.pending-" + std::to_string(child),
+                      live = ".other.png.tmp-" + std::to_string(::getpid()) + "-5";
+    for (const auto& name : {stale, pending, live}) write_text(out / name, "partial");
+    const Run run = run_tool({(tmp.path / "good.png").string(), (out / "result.png").string(), "-q"}, tmp.path);
+    CHECK(run.status == 0);
+    CHECK(listing(out) == std::set<std::string>{"result.png", "result.kernel.png", live});
+}
+
 TEST_CASE("a good input works, and leaves only the result and the kernel picture") {
     // Guards the harness above: the failures are the inputs' doing, not the program's.
     TempDir tmp;

@@ -5,6 +5,11 @@
 // one, and a failed write leaves the old file (or no file) and no temporary
 // behind. Model files, training logs and checkpoints, and images all go
 // through here.
+//
+// Temporary files are named ".<name>.tmp-<pid>-<tag>". A program that calls
+// remove_temporaries_on_signals() has them removed when SIGINT, SIGTERM or
+// SIGHUP ends it mid-write; remove_stale_temporaries(folder) removes those
+// left by a process that no longer runs (killed with SIGKILL, a power cut).
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -18,8 +23,16 @@
 #include <system_error>
 #include <thread>
 
+#include <array>
+#include <csignal>
+#include <cstring>
+
 #if __has_include(<unistd.h>)
+#include <signal.h>
 #include <unistd.h>
+#define DEBLUR_HAS_POSIX 1
+#else
+#define DEBLUR_HAS_POSIX 0
 #endif
 
 namespace deblur {
@@ -53,11 +66,110 @@ inline std::filesystem::path temporary_sibling(const std::filesystem::path& file
     std::string name = ".";
     name += file.filename().string();
     name += ".tmp-";
+#if DEBLUR_HAS_POSIX
+    name += std::to_string(::getpid());
+    name += "-";
+#endif
     name += std::to_string(tag % 1000000000000ull);
     return file.has_parent_path() ? file.parent_path() / name : std::filesystem::path(name);
 }
 
+// The temporary files being written now, for the signal handler: fixed slots
+// whose state says whether the path in them is complete (only async-signal-
+// safe work happens in a handler: reading these and unlink).
+struct TemporaryFiles {
+    static constexpr std::size_t slots = 32, length = 4096;
+    std::array<std::atomic<int>, slots> state{};  // 0 free, 1 being filled, 2 holds a path
+    char path[slots][length]{};
+};
+
+inline TemporaryFiles& temporary_files() {
+    static TemporaryFiles files;
+    return files;
+}
+
+// While alive, `file` is removed if a handled signal ends the program.
+class TemporaryFileGuard {
+public:
+    explicit TemporaryFileGuard(const std::filesystem::path& file) {
+        const std::string p = file.string();
+        if (p.size() >= TemporaryFiles::length) return;
+        auto& files = temporary_files();
+        for (std::size_t i = 0; i < TemporaryFiles::slots; ++i) {
+            int expected = 0;  // a free slot
+            if (!files.state[i].compare_exchange_strong(expected, 1)) continue;
+            std::memcpy(files.path[i], p.c_str(), p.size() + 1);
+            files.state[i].store(2);
+            slot_ = static_cast<int>(i);
+            return;
+        }
+    }
+    ~TemporaryFileGuard() {
+        if (slot_ >= 0) temporary_files().state[std::size_t(slot_)].store(0);
+    }
+    TemporaryFileGuard(const TemporaryFileGuard&) = delete;
+    TemporaryFileGuard& operator=(const TemporaryFileGuard&) = delete;
+
+private:
+    int slot_ = -1;
+};
+
+#if DEBLUR_HAS_POSIX
+extern "C" inline void remove_temporaries_and_reraise(int signal) {
+    auto& files = temporary_files();
+    for (std::size_t i = 0; i < TemporaryFiles::slots; ++i)
+        if (files.state[i].load() == 2) ::unlink(files.path[i]);
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+}
+
+// The process id in a temporary's name (".x.tmp-<pid>-<tag>", or a
+// ".x.pending-<pid>" of the deblur tool before it used that form); 0 if none.
+inline long temporary_owner(const std::string& name) {
+    if (name.empty() || name[0] != '.') return 0;
+    for (const std::string marker : {".tmp-", ".pending-"}) {
+        const auto at = name.rfind(marker);
+        if (at == std::string::npos) continue;
+        std::size_t i = at + marker.size(), digits = 0;
+        long pid = 0;
+        for (; i < name.size() && name[i] >= '0' && name[i] <= '9' && digits < 9; ++i, ++digits) pid = pid * 10 + (name[i] - '0');
+        const bool tmp = marker == ".tmp-";  // "<pid>-<tag>"; ".pending-": "<pid>" to the end
+        if (digits > 0 && (tmp ? i < name.size() && name[i] == '-' : i == name.size())) return pid;
+    }
+    return 0;
+}
+#endif
+
 }  // namespace detail
+
+// Installs handlers for SIGINT, SIGTERM and SIGHUP that remove the temporary
+// files being written (write_file_atomically, TemporaryFileGuard), then end
+// the program as the signal would have. For programs, not libraries: it
+// replaces the handlers of those signals.
+inline void remove_temporaries_on_signals() {
+#if DEBLUR_HAS_POSIX
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, detail::remove_temporaries_and_reraise);
+#endif
+}
+
+// Removes the temporary files in `folder` whose writer process has ended;
+// returns how many. Errors (an unreadable folder) are ignored: this is tidying.
+inline std::size_t remove_stale_temporaries(const std::filesystem::path& folder) {
+    std::size_t removed = 0;
+#if DEBLUR_HAS_POSIX
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+        const long pid = detail::temporary_owner(it->path().filename().string());
+        if (pid <= 0 || pid == ::getpid() || !it->is_regular_file(ec)) continue;
+        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+        std::error_code ignored;
+        if (std::filesystem::remove(it->path(), ignored)) ++removed;
+    }
+#else
+    (void)folder;
+#endif
+    return removed;
+}
 
 // Throws FileWriteError.
 inline void write_file_atomically(const std::filesystem::path& file, std::span<const unsigned char> bytes) {
@@ -71,6 +183,7 @@ inline void write_file_atomically(const std::filesystem::path& file, std::span<c
             throw FileWriteError(file, "cannot create a temporary file beside it: " + detail::errno_message(errno));
     }
     if (!out) throw FileWriteError(file, "cannot create a temporary file beside it: every name tried exists");
+    const detail::TemporaryFileGuard guard(temp);
 
     auto fail = [&](const std::string& problem) {
         if (out) std::fclose(out);
@@ -92,6 +205,26 @@ inline void write_file_atomically(const std::filesystem::path& file, std::span<c
     std::error_code ec;
     std::filesystem::rename(temp, file, ec);
     if (ec) fail("cannot replace the file: " + ec.message());
+}
+
+// Throws FileWriteError unless a file can be created in `file`'s folder (by
+// creating and removing a temporary there): a run checks its outputs before
+// its work, not after.
+inline void check_file_writable(const std::filesystem::path& file) {
+    if (file.filename().empty()) throw FileWriteError(file, "is not a file name");
+    std::filesystem::path temp;
+    for (unsigned attempt = 0; attempt < 100; ++attempt) {
+        temp = detail::temporary_sibling(file, attempt);
+        std::FILE* out = std::fopen(temp.c_str(), "wbx");
+        if (out) {
+            std::fclose(out);
+            std::error_code ignored;
+            std::filesystem::remove(temp, ignored);
+            return;
+        }
+        if (errno != EEXIST) throw FileWriteError(file, "cannot be written: " + detail::errno_message(errno));
+    }
+    throw FileWriteError(file, "cannot be written: every temporary name tried exists");
 }
 
 inline void write_file_atomically(const std::filesystem::path& file, std::string_view text) {
