@@ -505,7 +505,7 @@ TEST_CASE("JPEG: gray and RGB decode close to what was encoded; CMYK is refused"
     check_image_error([&] { (void)deblur::io::read_image(dir / "cmyk.jpg"); }, dir / "cmyk.jpg", "CMYK");
 }
 
-TEST_CASE("Levin data: the 16-bit PNG equals the PFM within 1/65535") {
+TEST_CASE("Levin data: the 16-bit PNG equals the PFM within 1/65535" * deblur::test::needs_shared_data()) {
     const auto png = deblur::io::read_image(data_dir / "levin" / "im1_ker1_blurry.png");
     const auto pfm = deblur::io::read_image(data_dir / "levin" / "im1_ker1_blurry.pfm");
     CHECK(png.info.bit_depth == 16);
@@ -518,7 +518,7 @@ TEST_CASE("Levin data: the 16-bit PNG equals the PFM within 1/65535") {
     CHECK(err <= 1.0f / 65535);
 }
 
-TEST_CASE("Real photographs read with their documented sizes") {
+TEST_CASE("Real photographs read with their documented sizes" * deblur::test::needs_shared_data()) {
     struct Expected {
         const char* name;
         std::size_t width, height;

@@ -79,7 +79,7 @@ TEST_CASE("KernelEstimator runs the smallest trained scale that holds the kernel
 // keep the last, on a 93 px support (error ratio of the network's kernel 20
 // at 17 px, 3200 at 93 px). Six runs of the full network: skipped in
 // unoptimised builds (190 s under the sanitizers), run in Release.
-TEST_CASE("KernelEstimator keeps the best-fitting kernel when none fits its support" * doctest::skip(unoptimised_build)) {
+TEST_CASE("KernelEstimator keeps the best-fitting kernel when none fits its support" * deblur::test::needs_shared_data(unoptimised_build)) {
     const std::filesystem::path val = std::filesystem::path(DEBLUR_SOURCE_DIR) / "../shared/data/val";
     REQUIRE(std::filesystem::exists(val / "bsds500" / "147091.jpg"));
     train::ValidationSetOptions options;

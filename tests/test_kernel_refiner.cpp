@@ -81,7 +81,7 @@ void check_recovers_kernels(const deblur::KernelRefinerOptions& options, std::ve
 
 }  // namespace
 
-TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and from a blurred guess") {
+TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and from a blurred guess" * deblur::test::needs_shared_data()) {
     // Three blurs for the defaults, one for each variant (this test is the
     // slowest under the sanitizers).
     SUBCASE("default options") { check_recovers_kernels({}, {1u, 2u, 3u}); }
@@ -99,7 +99,7 @@ TEST_CASE("KernelRefiner recovers sampled camera-shake kernels from a delta and 
     }
 }
 
-TEST_CASE("KernelRefiner: the support solver on the finest level brings the kernel closer to the truth") {
+TEST_CASE("KernelRefiner: the support solver on the finest level brings the kernel closer to the truth" * deblur::test::needs_shared_data()) {
     // The closed form on the canvas, cropped, is smoother than the true blur;
     // solving on the support at the finest level (support_levels 1) sharpens
     // it. These blurs have noise 0.005, above the default support_max_noise.
@@ -119,7 +119,7 @@ TEST_CASE("KernelRefiner: the support solver on the finest level brings the kern
     CHECK(gain > 0.005);  // measured 0.017 (0.008-0.024 per seed)
 }
 
-TEST_CASE("KernelRefiner: the support solver's levels only for images of known, low noise") {
+TEST_CASE("KernelRefiner: the support solver's levels only for images of known, low noise" * deblur::test::needs_shared_data()) {
     const Case c = make_case(4);  // noise 0.005
     deblur::KernelRefinerOptions canvas_only;
     canvas_only.support_levels = 0;

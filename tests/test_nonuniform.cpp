@@ -155,7 +155,7 @@ TEST_CASE("KernelFieldRefiner moves a uniform start towards the true spatially-v
     CHECK_THROWS_AS(deblur::KernelFieldRefiner<float>{bad}, std::invalid_argument);
 }
 
-TEST_CASE("nonuniform_deblur: a field per patch, closer to the true field than the uniform kernel") {
+TEST_CASE("nonuniform_deblur: a field per patch, closer to the true field than the uniform kernel" * deblur::test::needs_shared_data()) {
     const std::size_t h = 160, w = 176, k = 11;
     deblur::CameraShakeSampler sampler(deblur::CameraShakeOptions{0.4, 0.8, {}});
     std::mt19937_64 rng(5);

@@ -801,11 +801,7 @@ TEST_CASE("the kernel picture and the similarity measure") {
 constexpr double min_blind_gain_db = 2.0, min_similarity = 0.7, min_similarity_over_delta = 0.15;
 constexpr double min_true_kernel_gain_db = 3.0;
 
-TEST_CASE("end to end: a blurred photo crop comes out sharper, with a kernel like the true one") {
-    if (!fs::is_directory(val_dir)) {
-        MESSAGE("skipped: no validation photos in " << val_dir.string());
-        return;
-    }
+TEST_CASE("end to end: a blurred photo crop comes out sharper, with a kernel like the true one" * deblur::test::needs_shared_data()) {
     TempDir tmp;
     if (const char* survey = std::getenv("DEBLUR_E2E_SURVEY"); survey && *survey) {
         std::vector<fs::path> photos;
