@@ -2,6 +2,7 @@
 
 #include <deblur/net/linear_resize.hpp>
 
+#include <array>
 #include <random>
 
 using deblur::LinearResize;
@@ -47,4 +48,30 @@ TEST_CASE("LinearResize rejects wrong sizes") {
     Tensor<double> out;
     CHECK_THROWS_AS(r.apply(random_tensor(1, 9, 10, 4), out), std::invalid_argument);
     CHECK_THROWS_AS(LinearResize<double>(0, 3, 2, 2), std::invalid_argument);
+}
+
+// Known answers worked out by hand from the definition (pixel centres
+// aligned, a triangle filter widened by the factor when shrinking, weights
+// past the border given to the edge pixel):
+//   4 -> 2: out0 = 0.5 x0 + 0.375 x1 + 0.125 x2 (taps at -1 and 0 both land on x0),
+//           out1 = 0.125 x1 + 0.375 x2 + 0.5 x3;
+//   2 -> 4: x0, 0.75 x0 + 0.25 x1, 0.25 x0 + 0.75 x1, x1.
+// Rows are enlarged 2 -> 4 while columns shrink 4 -> 2, so both paths and
+// the order (columns, then rows) are checked.
+TEST_CASE("LinearResize gives the hand-computed values") {
+    auto in = deblur::make_tensor<double>(1, 2, 4);
+    const double rows[2][4] = {{1, 2, 4, 8}, {3, 3, 3, 3}};
+    for (std::size_t r = 0; r < 2; ++r)
+        for (std::size_t c = 0; c < 4; ++c) in(0, r, c) = rows[r][c];
+    Tensor<double> out;
+    LinearResize<double>(2, 4, 4, 2).apply(in, out);
+    REQUIRE(out.shape() == std::array<std::size_t, 3>{1, 4, 2});
+    // Columns: row 0 -> (1.75, 5.75), row 1 -> (3, 3); then rows 2 -> 4.
+    const double expected[4][2] = {{1.75, 5.75}, {2.0625, 5.0625}, {2.6875, 3.6875}, {3, 3}};
+    for (std::size_t r = 0; r < 4; ++r)
+        for (std::size_t c = 0; c < 2; ++c) {
+            CAPTURE(r);
+            CAPTURE(c);
+            CHECK(out(0, r, c) == doctest::Approx(expected[r][c]).epsilon(1e-15));
+        }
 }
