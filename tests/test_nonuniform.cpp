@@ -199,6 +199,24 @@ TEST_CASE("nonuniform_deblur: a field per patch, closer to the true field than t
                                                                    << uniform_similarity);
     CHECK(field_similarity > uniform_similarity);
 
+    CHECK(field_similarity > 0.7);  // measured 0.74; the uniform kernel 0.68, a delta about 0.4
+
+    // The image: as close to the sharp one (after the best shift) as the
+    // deconvolution with the true field gets, within 1.5 dB (measured 1.1 dB
+    // below it). On this mild blur (PSNR 32 dB) neither beats the blurry input.
+    const Image truth = xt::view(sharp, xt::range(k / 2, k / 2 + h), xt::range(k / 2, k / 2 + w));
+    const auto psnr = [&](const deblur::Tensor<float>& estimate) {
+        constexpr int border = 25;
+        const double n = double(h - 2 * border) * double(w - 2 * border);
+        return 10 * std::log10(n / deblur::aligned_ssd(Image(xt::view(estimate, 0, xt::all(), xt::all())), truth, 12, border));
+    };
+    const auto true_field = deblur::CameraShakeSampler::kernel_field<float>(
+        t, deblur::EFFDeconvolver<float>::latent_grid(h, w, k, k, 2, 2), int(k));
+    const auto with_true_field = deblur::EFFDeconvolver<float>(deblur::DeconvOptions::for_noise(0.005), options.cg_iterations)
+                                     .deconvolve(input, true_field, 2, 2);
+    MESSAGE("PSNR: estimated field " << psnr(result.sharp) << " dB, true field " << psnr(with_true_field) << " dB");
+    CHECK(psnr(result.sharp) > psnr(with_true_field) - 1.5);
+
     // Step 1 is the uniform pipeline's kernel (the window is the whole image
     // here), by default without the refinement's tail pruning, with it on request.
     deblur::BlindDeblurOptions untrimmed = options.base;
