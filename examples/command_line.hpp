@@ -5,6 +5,7 @@
 // mapped to that line; the value checks below say what range is expected.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <optional>

@@ -14,6 +14,9 @@
 // the tool's own kernel (deblur::estimate_kernel: the model's size rule, the
 // network and the refinement) with the kernel size given and automatic: the
 // figures that decide whether a multi-scale model should be the default.
+//
+// A bad option, model or photo folder gives one "deblur-validate: ..." line
+// and exit status 1, before any work.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -31,6 +34,7 @@
 #include <deblur/pipeline/kernel_refiner.hpp>
 #include <deblur/train/validation_set.hpp>
 
+#include "command_line.hpp"
 #include "support_solver_options.hpp"
 
 namespace {
@@ -76,16 +80,15 @@ int main(int argc, char** argv) {
     using namespace deblur;
     CLI::App app{"Validation of a kernel-estimation model against trivial baselines"};
     std::filesystem::path model = "models/default.dbm", val_dir = "../shared/data/val";
-    int images = 0, crop = 256;
-    std::size_t scale = 0;
+    long long images = 0, crop = 256, scale = 0;  // range-checked below, negative values as given
     double noise = 0.01;
     bool refine = false, tool = false, per_example = false;
     app.add_option("--model", model, "Model file")->capture_default_str();
     app.add_option("--scale", scale, "Scale whose kernels are evaluated (0: 17 px, 1: 25 px, 2: 33 px)")->capture_default_str();
     app.add_option("--val-dir", val_dir, "Validation photos")->capture_default_str();
     app.add_option("--images", images, "Validation images used (0: all)")->capture_default_str();
-    app.add_option("--crop", crop, "Blurry crop size")->capture_default_str();
-    app.add_option("--noise", noise, "Noise level of the validation set")->capture_default_str();
+    app.add_option("--crop", crop, "Blurry crop size (twice the kernel to 4096; 0: whole images)")->capture_default_str();
+    app.add_option("--noise", noise, "Noise level of the validation set, 0..1")->capture_default_str();
     app.add_flag("--refine", refine, "Also evaluate the classical refinement (from the network's kernel and from a delta)");
     app.add_flag("--tool", tool,
                  "Also evaluate the tool's kernel (estimate_kernel: size rule, network, refinement), size given and automatic");
@@ -98,17 +101,39 @@ int main(int argc, char** argv) {
     tools::add_support_solver_options(app, refinement);
     app.add_option("--refine-tail-noise", refinement.tail_noise,
                    "Refinement: the tail's cut in RMS of the update's negative values")->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+    if (const auto status = tools::parse_command_line(app, argc, argv, "deblur-validate")) return *status;
     try {
+        // Every option value, before any work: one line naming the option.
+        tools::require_count("--scale", scale, 0, static_cast<long long>(DefaultNetwork::scale_count) - 1);
+        const int k = DefaultNetwork::kernel_sizes[static_cast<std::size_t>(scale)];
+        tools::require_count("--images", images, 0, 100000);
+        // A kernel is estimated from the image around it: at least twice its size.
+        if (crop != 0 && (crop < 2 * k || crop > 4096))
+            throw tools::UsageError("--crop " + std::to_string(crop) + ": expected 0 (whole images) or a whole number from " +
+                                    std::to_string(2 * k) + " to 4096");
+        tools::require_in_range("--noise", noise, 0, 1);
+        tools::require_positive("--refine-edge-pixels", refinement.edge_pixels, 1e6);
+        tools::require_in_range("--refine-tail-noise", refinement.tail_noise, 0, 1e6);
+        tools::check_support_solver_options(refinement);
+        if (!std::filesystem::is_regular_file(model))
+            throw tools::UsageError("--model " + model.string() + ": no such file");
+        if (!std::filesystem::is_directory(val_dir))
+            throw tools::UsageError("--val-dir " + val_dir.string() + ": no such folder");
+
         DefaultNetwork net(0);
         load_model(net, model);
-        const int k = DefaultNetwork::kernel_sizes.at(scale);
         train::ValidationSetOptions vopt;
         vopt.kernel_sizes = {k};
-        vopt.crop = crop;
+        vopt.crop = static_cast<int>(crop);
         vopt.max_images = static_cast<std::size_t>(images);
         vopt.noise_sigma = noise;
-        train::ValidationSet validation(val_dir, vopt);
+        const auto validation = [&] {
+            try {
+                return train::ValidationSet(val_dir, vopt);
+            } catch (const std::invalid_argument& e) {  // no photos, none usable: name the folder
+                throw std::invalid_argument("--val-dir " + val_dir.string() + ": " + e.what());
+            }
+        }();
         const auto examples = validation.examples(k);
         if (examples.empty()) throw std::runtime_error("no validation example from " + val_dir.string());
 
@@ -146,7 +171,7 @@ int main(int argc, char** argv) {
             const Kernel sharp = xt::view(ex.sharp, xt::range(k / 2, k / 2 + h), xt::range(k / 2, k / 2 + w));
             Tensor<float> input = make_tensor<float>(1, h, w);
             std::copy(ex.blurry.begin(), ex.blurry.end(), input.begin());
-            net.forward(input, scale);
+            net.forward(input, static_cast<std::size_t>(scale));
             const Kernel estimated = xt::view(net.kernel(), 0, xt::all(), xt::all());
             const double reference = aligned_ssd(Kernel(solver.deconvolve(ex.blurry, ex.kernel)), sharp);
             std::vector<Kernel> candidates{estimated, threshold_kernel(estimated, 0.1f), threshold_kernel(estimated, 0.25f),
@@ -167,7 +192,7 @@ int main(int argc, char** argv) {
             std::cerr << "\r" << i + 1 << "/" << examples.size() << std::flush;
         }
         std::cerr << "\n";
-        std::printf("validation: %zu examples, %d px kernels, noise %.3f, crop %d\n\n", examples.size(), k, noise, crop);
+        std::printf("validation: %zu examples, %d px kernels, noise %.3f, crop %lld\n\n", examples.size(), k, noise, crop);
         // The median next to the mean: over a few dozen examples one failure can move the mean.
         std::printf("| method | mean kernel L2 error | mean error ratio | median error ratio | ratio <= 2 | ratio <= 3 |\n"
                     "|---|---|---|---|---|---|\n");

@@ -2,7 +2,7 @@
 // cuda::Trainer<Net>: train::Trainer (deblur/train/trainer.hpp) for a CUDA
 // network such as PaperNetwork<CudaExec<float>>. Same stage schedule, L2
 // kernel loss, outlier rejection, ADADELTA (cuda::Adadelta on the layers'
-// device storage) and checkpoint files (model file + "DEBLUROPT1" optimiser
+// device storage) and checkpoint files (model file + "DEBLUROPT2" optimiser
 // state), so a run checkpointed on one device resumes on the other.
 //
 // The examples of a batch run one after another on the device (the CPU
