@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <utility>
@@ -65,50 +66,60 @@ TEST_CASE("blind_deblur keeps its caches between calls, and release_thread_cache
     CHECK(rebuilt.sharp == first.sharp);
 }
 
-// The 16th validation example of deblur-validate --scale 2 --images 30
-// (147091.jpg, a 33 px blur, sigma 0.01). The network's 17 px kernel fits,
-// but refined on 35 px, then on 53 px, the kernel fills its support both
-// times (error ratios 56 and 229); refined again from the network's kernel on
-// 43 px (2.5 x 17) it fits (2.1) on some CPUs (the check below says which).
-// Four refinements: skipped in unoptimised builds, run in Release.
-TEST_CASE("estimate_kernel retries the refinement on other supports when the first two fail" * deblur::test::needs_shared_data(unoptimised_build)) {
-    const std::filesystem::path val = std::filesystem::path(DEBLUR_SOURCE_DIR) / "../shared/data/val";
-    REQUIRE(std::filesystem::exists(val / "bsds500" / "147091.jpg"));
-    deblur::train::ValidationSetOptions set;
-    set.kernel_sizes = {33};
-    set.crop = 256;
-    set.max_images = 30;
-    set.noise_sigma = 0.01;
-    const deblur::train::ValidationSet validation(val, set);
-    REQUIRE(validation.sources().at(15).filename() == "147091.jpg");
-    REQUIRE(validation.examples(33).size() > 15);
-    const auto& example = validation.examples(33)[15];
+// A known answer for the support rule: the sample scene blurred by a 31 px
+// kernel, with a stand-in "network" that returns a 13 px Gaussian (too small
+// on purpose), so each support the rule tries is too small or large enough
+// by construction, not by the solver's luck:
+// - default growths: 2 x 13 -> 27 px fills its support, 1.5 x 27 -> 41 px fits;
+// - growth 1 and no retry: 13 px and 19 px fill their supports, and the
+//   first 13 px estimate is kept, and said so;
+// - growth 1 and a retry of 3.5: the retry from the network's kernel on
+//   45 px fits, and is kept.
+// The 41 px kernel must resemble the true one, the 45 px one more than the 13 px one does.
+TEST_CASE("estimate_kernel grows the support, retries from the network's kernel, or keeps the first estimate") {
+    const auto photo = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-sharp.png");
+    const xt::xtensor<float, 2> sharp = xt::view(photo.pixels, 0, xt::all(), xt::all());
+    std::mt19937_64 rng(21);
+    const auto truth = deblur::MotionKernelSampler{}.sample<float>(31, rng);
+    xt::xtensor<float, 2> blurry = deblur::blur(sharp, truth, deblur::BlurMode::valid);
+    deblur::add_gaussian_noise(blurry, 0.002, rng);
 
-    deblur::BlindDeblurOptions options;
-    options.model = std::filesystem::path(DEBLUR_SOURCE_DIR) / "models/default.dbm";
+    xt::xtensor<float, 2> gaussian = xt::zeros<float>({13, 13});
+    for (int r = 0; r < 13; ++r)
+        for (int c = 0; c < 13; ++c) gaussian(r, c) = float(std::exp(-((r - 6) * (r - 6) + (c - 6) * (c - 6)) / 8.0));
+    gaussian /= xt::sum(gaussian)();
     std::vector<std::string> messages;
+    deblur::BlindDeblurOptions options;
+    options.network = [&](const xt::xtensor<float, 2>&, const std::filesystem::path&, int,
+                          const std::function<void(const std::string&)>&) { return gaussian; };
     options.progress = [&](const std::string& m) { messages.push_back(m); };
-    const auto retried = deblur::estimate_kernel(example.blurry, 0.01, options);
-    const auto tried = [&](const std::string& s) { return std::find(messages.begin(), messages.end(), s) != messages.end(); };
-    CHECK(tried("the kernel fills its 35 px support: trying 53 px"));
-    CHECK(tried("the kernel fills its 53 px support: trying 43 px"));
+    const auto said = [&](const std::string& s) { return std::find(messages.begin(), messages.end(), s) != messages.end(); };
 
+    const auto grown = deblur::estimate_kernel(blurry, 0.002, options);
+    CHECK(said("the kernel fills its 27 px support: trying 41 px"));
+    CHECK_FALSE(said("the kernel fills its 41 px support: trying 33 px"));  // 2.5 x 13: no retry needed
+    MESSAGE("grown to " << grown.shape(0) << " px, similarity " << deblur::kernel_similarity(grown, truth));
+    CHECK(grown.shape(0) <= 41);
+    CHECK(deblur::kernel_similarity(grown, truth) > 0.7);
+
+    messages.clear();
+    options.refine_growth = 1;
     options.refine_retry_growths = {};
-    options.progress = {};
-    const auto kept = deblur::estimate_kernel(example.blurry, 0.01, options);
-    CHECK(kept.shape(0) == 35);
-    if (tried("no support fits: keeping the 35 px estimate")) {
-        // Rounding differs between CPUs (FFTW's codelets): on some, the 43 and
-        // 29 px retries fill their supports too; then the first estimate stays.
-        MESSAGE("no retry fits on this machine");
-        CHECK(retried == kept);
-    } else {
-        CHECK(retried.shape(0) <= 43);  // a retry's kernel, cropped to its non-zero part
-        const double with_retry = deblur::kernel_similarity(retried, example.kernel);
-        const double without = deblur::kernel_similarity(kept, example.kernel);
-        MESSAGE("kernel similarity to the true kernel: " << with_retry << " with the retry, " << without << " without");
-        CHECK(with_retry > without + 0.1);
-    }
+    const auto kept = deblur::estimate_kernel(blurry, 0.002, options);
+    CHECK(said("no support fits: keeping the 13 px estimate"));
+    CHECK(kept.shape(0) <= 13);
+
+    messages.clear();
+    options.refine_retry_growths = {3.5};
+    const auto retried = deblur::estimate_kernel(blurry, 0.002, options);
+    CHECK(said("the kernel fills its 13 px support: trying 19 px"));
+    CHECK(said("the kernel fills its 19 px support: trying 45 px"));
+    CHECK_FALSE(said("no support fits: keeping the 13 px estimate"));
+    const double with_retry = deblur::kernel_similarity(retried, truth), without = deblur::kernel_similarity(kept, truth);
+    MESSAGE("similarity to the true kernel: " << with_retry << " retried on 45 px, " << without << " kept at 13 px");
+    CHECK(retried.shape(0) > 13);
+    CHECK(retried.shape(0) <= 45);
+    CHECK(with_retry > without + 0.05);  // measured 0.58 and 0.47
 }
 
 TEST_CASE("estimate_kernel rejects a refinement growth that is not positive") {
