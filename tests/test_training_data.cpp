@@ -300,11 +300,7 @@ TEST_CASE("TrainingSet reads image files of a folder recursively, sorted, as gra
     CHECK_THROWS_AS(TrainingSet{empty.path / "missing"}, std::invalid_argument);
 }
 
-TEST_CASE("TrainingSet loads the training photographs") {
-    if (!fs::exists(train_dir)) {
-        MESSAGE("skipped: " << train_dir << " not found");
-        return;
-    }
+TEST_CASE("TrainingSet loads the training photographs" * deblur::test::needs_shared_data()) {
     const TrainingSet set(train_dir, {.max_images = 3});
     REQUIRE(set.size() == 3);
     for (std::size_t i = 0; i < set.size(); ++i) {
@@ -362,7 +358,7 @@ TEST_CASE("ValidationSet is fixed, deterministic and built from the given images
     CHECK(whole.examples(5)[0].blurry.shape(1) == 70 - 9 + 1);
 }
 
-TEST_CASE("ValidationSet reads the validation folder and refuses the training folder") {
+TEST_CASE("ValidationSet reads the validation folder and refuses the training folder" * deblur::test::needs_shared_data()) {
     CHECK(ValidationSet::overlaps(train_dir, train_dir / "bsds500"));
     CHECK(ValidationSet::overlaps(train_dir / "bsds500", train_dir));
     CHECK(ValidationSet::overlaps(data_dir / "train/", data_dir / "val" / ".." / "train"));
@@ -373,10 +369,6 @@ TEST_CASE("ValidationSet reads the validation folder and refuses the training fo
     o.kernel_sizes = {17};
     CHECK_THROWS_AS(ValidationSet(train_dir, o, train_dir), std::invalid_argument);
     CHECK_THROWS_AS(ValidationSet(data_dir, o, train_dir), std::invalid_argument);
-    if (!fs::exists(val_dir)) {
-        MESSAGE("skipped: " << val_dir << " not found");
-        return;
-    }
     const ValidationSet v(val_dir, o, train_dir), again(val_dir, o, train_dir);
     REQUIRE(v.size() >= 1);
     for (const auto& p : v.sources()) {
