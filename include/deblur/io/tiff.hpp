@@ -171,6 +171,11 @@ inline Image decode_tiff(std::span<const unsigned char> bytes, const std::filesy
     TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
     if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric))
         throw error("corrupt TIFF: no photometric interpretation");
+    // The stored samples must fit too, not only the decoded ones: libtiff
+    // sizes (and zero-fills) its strip buffers by them.
+    if (std::uint64_t{samples_per_pixel} * width * height > detail::max_samples)
+        throw ImageError(file, "image too large (" + std::to_string(width) + " x " + std::to_string(height) + " x " +
+                                   std::to_string(samples_per_pixel) + " samples)");
 
     const bool gray = photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
     const bool rgb = photometric == PHOTOMETRIC_RGB;
@@ -193,8 +198,13 @@ inline Image decode_tiff(std::span<const unsigned char> bytes, const std::filesy
             throw ImageError(file, "image too large (" + std::to_string(w) + " x " + std::to_string(h) + ")");
         image.info.channels = c;
         image.info.has_alpha = c == 2 || c == 4;
-        image.pixels = Tensor<float>::from_shape({c, h, w});
-        float* dst = image.pixels.data();
+        // Allocated once the first row or tile has been read: a header claiming
+        // a huge image mostly comes without its data, and is refused first.
+        float* dst = nullptr;
+        auto allocate = [&] {
+            image.pixels = Tensor<float>::from_shape({c, h, w});
+            dst = image.pixels.data();
+        };
         const detail::TiffSampleReader sample{bits, floating};
         const bool min_is_white = photometric == PHOTOMETRIC_MINISWHITE;
         const bool contiguous = planar == PLANARCONFIG_CONTIG || c == 1;
@@ -208,6 +218,8 @@ inline Image decode_tiff(std::span<const unsigned char> bytes, const std::filesy
         if (!TIFFIsTiled(tif)) {
             std::vector<unsigned char> row(static_cast<std::size_t>(TIFFScanlineSize64(tif)));
             if (row.size() < w * per_pixel * static_cast<std::size_t>(bits / 8)) throw error("corrupt TIFF: bad row size");
+            if (TIFFReadScanline(tif, row.data(), 0, 0) < 0) throw error("corrupt or truncated TIFF");
+            allocate();  // the loop reads row 0 again (libtiff restarts the strip)
             for (std::size_t p = 0; p < planes; ++p)
                 for (std::size_t y = 0; y < h; ++y) {
                     if (TIFFReadScanline(tif, row.data(), static_cast<std::uint32_t>(y), static_cast<std::uint16_t>(p)) < 0)
@@ -224,6 +236,8 @@ inline Image decode_tiff(std::span<const unsigned char> bytes, const std::filesy
             std::vector<unsigned char> tile(static_cast<std::size_t>(TIFFTileSize64(tif)));
             if (tile.size() < std::size_t{tile_w} * tile_h * per_pixel * static_cast<std::size_t>(bits / 8))
                 throw error("corrupt TIFF: bad tile size");
+            if (TIFFReadTile(tif, tile.data(), 0, 0, 0, 0) < 0) throw error("corrupt or truncated TIFF");
+            allocate();
             for (std::size_t p = 0; p < planes; ++p)
                 for (std::size_t ty = 0; ty < h; ty += tile_h)
                     for (std::size_t tx = 0; tx < w; tx += tile_w) {
@@ -247,8 +261,12 @@ inline Image decode_tiff(std::span<const unsigned char> bytes, const std::filesy
         const std::size_t c = (gray ? 1 : 3) + (samples_per_pixel == (gray ? 2 : 4) ? 1 : 0);
         if (static_cast<std::uint64_t>(c) * plane > detail::max_samples)
             throw ImageError(file, "image too large (" + std::to_string(w) + " x " + std::to_string(h) + ")");
-        std::vector<std::uint32_t> raster(plane);
-        if (!TIFFReadRGBAImageOriented(tif, width, height, raster.data(), ORIENTATION_TOPLEFT, 0))
+        // Not zero-filled: libtiff writes every pixel before it succeeds, and a
+        // header claiming a huge image then fails at its first strip without
+        // the whole raster ever being touched.
+        const auto raster = std::make_unique_for_overwrite<std::uint32_t[]>(plane);
+        // Stop on the first damaged strip or tile (libtiff would leave it blank and succeed).
+        if (!TIFFReadRGBAImageOriented(tif, width, height, raster.get(), ORIENTATION_TOPLEFT, 1))
             throw error("corrupt or truncated TIFF");
         std::vector<std::uint8_t> samples(plane * c);
         for (std::size_t p = 0; p < plane; ++p) {
