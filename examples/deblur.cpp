@@ -268,8 +268,8 @@ int main(int argc, char** argv) {
         };
         if (!kernel_file.empty()) {
             about_input([&] {
-                const double noise = options.noise >= 0 ? options.noise
-                                                        : deblur::estimate_noise_level(deblur::detail::luminance(image.pixels));
+                const double noise =
+                    options.noise >= 0 ? options.noise : deblur::estimate_channel_noise_level(image.pixels);
                 say("deconvolving with the given " + std::to_string(kernel.shape(0)) + " x " +
                     std::to_string(kernel.shape(1)) + " kernel");
                 const deblur::Tensor<float> linear = deblur::io::apply_gamma(image.pixels, options.gamma);

@@ -40,7 +40,7 @@ namespace deblur {
 struct BlindDeblurResult {
     Tensor<float> sharp;           // C x H x W, same range as the input
     xt::xtensor<float, 2> kernel;  // odd square, sum 1, convolution convention
-    double noise = 0;              // the noise level used (estimated or given)
+    double noise = 0;              // the channels' noise level (estimated or given), used by the deconvolution
     BlindDeblurTimings timings;    // wall and CPU seconds per stage
     // Non-empty when the photo was not deblurred as usual, saying why (e.g. a
     // texture-free image, returned as it was with a 1 x 1 kernel).
@@ -225,20 +225,24 @@ inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeb
     if (options.gamma != 1) converted = xt::pow(xt::maximum(image, 0.0f), float(options.gamma));
     const Tensor<float>& linear = options.gamma == 1 ? image : converted;
     const auto gray = detail::luminance(linear);
-    result.noise = options.noise >= 0 ? options.noise : estimate_noise_level(gray);
+    // The kernel is estimated on the luminance, with the luminance's noise;
+    // the channels are deconvolved with theirs (lower in the luminance when
+    // the channels' noise is independent). A given noise level serves both.
+    const double gray_noise = options.noise >= 0 ? options.noise : estimate_noise_level(gray);
+    result.noise = options.noise >= 0 || linear.shape(0) == 1 ? gray_noise : estimate_channel_noise_level(linear);
     if (options.noise < 0) say("estimated noise level " + std::to_string(result.noise));
 
     const auto window = choose_estimation_window(gray, options.estimation_size);
     const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
                                                 xt::range(window.col, window.col + window.cols));
     clock.lap(&result.timings.preparation);
-    if (is_texture_free(crop, result.noise)) {  // nothing to deblur: the photo as it was
+    if (is_texture_free(crop, gray_noise)) {  // nothing to deblur: the photo as it was
         result.warning = std::string(detail::texture_free_warning) + "; the image is returned unchanged";
         result.kernel = xt::xtensor<float, 2>{{1.0f}};
         result.sharp = image;
         return result;
     }
-    result.kernel = detail::estimate_kernel(crop, result.noise, options, &result.timings);
+    result.kernel = detail::estimate_kernel(crop, gray_noise, options, &result.timings);
     clock.restart();
     say("kernel " + std::to_string(result.kernel.shape(0)) + " x " + std::to_string(result.kernel.shape(1)) +
         "; deconvolving " + std::to_string(image.shape(0)) + " channel(s)");
