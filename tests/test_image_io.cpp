@@ -599,7 +599,10 @@ TEST_CASE("Truncated and corrupted files throw ImageError") {
     tiff.resize(tiff.size() - gray.size() / 2);
     put_bytes(dir / "cut_pixels.tif", tiff);
     check_image_error(read(dir / "cut_pixels.tif"), dir / "cut_pixels.tif", "truncated TIFF");
-    truncate_to_half(data_dir / "real" / "fishes.jpg", dir / "half.jpg");
+    std::vector<unsigned char> rgb(3 * 64 * 48);
+    for (std::size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<unsigned char>((i * 37) % 251);
+    put_bytes(dir / "good.jpg", encode_test_jpeg(64, 48, 3, JCS_RGB, rgb));
+    truncate_to_half(dir / "good.jpg", dir / "half.jpg");
     check_image_error(read(dir / "half.jpg"), dir / "half.jpg", "JPEG");
     truncate_to_half(dir / "good.pfm", dir / "half.pfm");
     check_image_error(read(dir / "half.pfm"), dir / "half.pfm", "truncated PFM");
