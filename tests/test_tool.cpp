@@ -919,7 +919,7 @@ TEST_CASE("--nonuniform writes the result and the kernel-field picture; bad grid
 // TIFF: the program keeps the channels and the precision (16-bit PNG, float
 // TIFF), and each channel comes out sharper than it went in. The channels are
 // a x + b of the gray scene (one inverted), so each one's truth is known.
-TEST_CASE("a colour photo keeps its channels and precision, and each channel gets sharper") {
+TEST_CASE("a colour photo keeps its channels and precision, and each channel gets sharper" * doctest::skip(unoptimised_build)) {
     TempDir tmp;
     const auto blurry = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-blurry.png").pixels;
     const auto sharp = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-sharp.png").pixels;
@@ -960,7 +960,8 @@ TEST_CASE("a colour photo keeps its channels and precision, and each channel get
 
 // The noise-specific model is chosen for noisy photos, the default for clean
 // ones (the progress line names the model file).
-TEST_CASE("the sigma 0.05 model is chosen for a noisy photo, the default model for a clean one") {
+TEST_CASE("the sigma 0.05 model is chosen for a noisy photo, the default model for a clean one" *
+          doctest::skip(unoptimised_build)) {
     TempDir tmp;
     const auto blurry = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-blurry.png").pixels;
     write_bytes(tmp.path / "clean.png", png_bytes(blurry, deblur::io::SampleType::uint16));
