@@ -15,6 +15,7 @@
 // The program's path comes from CMake (DEBLUR_TOOL); this file is only built
 // when the tools are. Runs from the project root (DEBLUR_SOURCE_DIR).
 #include "doctest_main.hpp"
+#include "run_program.hpp"
 #include "temp_dir.hpp"
 
 #include <deblur/blur/blur.hpp>
@@ -29,7 +30,6 @@
 #include <deblur/pipeline/estimation_window.hpp>
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <tiffio.h>
@@ -58,8 +58,6 @@
 #ifndef DEBLUR_TOOL
 #error "DEBLUR_TOOL (the path of the deblur program) must be defined"
 #endif
-
-extern char** environ;
 
 namespace {
 
@@ -95,44 +93,11 @@ deblur::Tensor<float> pattern(std::size_t h, std::size_t w) {
 
 // --- Running the program ------------------------------------------------------
 
-struct Run {
-    bool exited = false;  // false: killed by a signal
-    int status = -1;      // exit status, or the signal number
-    std::string err, out;
-    double seconds = 0;
-};
+using deblur::test::Run;
 
 // Runs DEBLUR_TOOL with `args`; stdout and stderr go to files in `log_dir`.
 Run run_tool(const std::vector<std::string>& args, const fs::path& log_dir) {
-    static int count = 0;
-    const std::string tag = std::to_string(++count);
-    const fs::path out_file = log_dir / ("stdout-" + tag), err_file = log_dir / ("stderr-" + tag);
-    std::vector<std::string> all{DEBLUR_TOOL};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    const auto start = std::chrono::steady_clock::now();
-    const int spawned = posix_spawn(&pid, DEBLUR_TOOL, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE_MESSAGE(spawned == 0, "cannot start " DEBLUR_TOOL ": " << std::strerror(spawned));
-    int wstatus = 0;
-    while (::waitpid(pid, &wstatus, 0) < 0) REQUIRE(errno == EINTR);
-    Run run;
-    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    run.exited = WIFEXITED(wstatus);
-    run.status = run.exited ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus);
-    const auto e = read_bytes(err_file), o = read_bytes(out_file);
-    run.err.assign(e.begin(), e.end());
-    run.out.assign(o.begin(), o.end());
-    return run;
+    return deblur::test::run_program(DEBLUR_TOOL, args, log_dir);
 }
 
 std::set<std::string> listing(const fs::path& dir) {

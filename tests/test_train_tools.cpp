@@ -15,15 +15,11 @@
 // (DEBLUR_TRAIN_TOOL, DEBLUR_VALIDATE_TOOL); built only with the tools.
 #include "doctest_main.hpp"
 #include "noise_photo.hpp"
+#include "run_program.hpp"
 #include "temp_dir.hpp"
 
 #include <deblur/core/tensor.hpp>
 #include <deblur/io/write_image.hpp>
-
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -40,8 +36,6 @@
 #if !defined(DEBLUR_TRAIN_TOOL) || !defined(DEBLUR_VALIDATE_TOOL)
 #error "DEBLUR_TRAIN_TOOL and DEBLUR_VALIDATE_TOOL (the programs' paths) must be defined"
 #endif
-
-extern char** environ;
 
 namespace {
 
@@ -69,42 +63,8 @@ std::map<std::string, Bytes> snapshot(const fs::path& dir) {
 
 // --- Running a program ----------------------------------------------------------
 
-struct Run {
-    bool exited = false;  // false: killed by a signal
-    int status = -1;      // exit status, or the signal number
-    std::string err, out;
-};
-
-// Runs `program` with `args`; stdout and stderr go to files in `log_dir`.
-Run run_program(const char* program, const std::vector<std::string>& args, const fs::path& log_dir) {
-    static int count = 0;
-    const std::string tag = std::to_string(++count);
-    const fs::path out_file = log_dir / ("stdout-" + tag), err_file = log_dir / ("stderr-" + tag);
-    std::vector<std::string> all{program};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, program, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE_MESSAGE(spawned == 0, "cannot start " << program << ": " << std::strerror(spawned));
-    int wstatus = 0;
-    while (::waitpid(pid, &wstatus, 0) < 0) REQUIRE(errno == EINTR);
-    Run run;
-    run.exited = WIFEXITED(wstatus);
-    run.status = run.exited ? WEXITSTATUS(wstatus) : WTERMSIG(wstatus);
-    const auto e = read_bytes(err_file), o = read_bytes(out_file);
-    run.err.assign(e.begin(), e.end());
-    run.out.assign(o.begin(), o.end());
-    return run;
-}
+using deblur::test::Run;
+using deblur::test::run_program;
 
 // The failure contract: exit status 1, no signal, exactly one line on stderr,
 // "<tool>: ...", that mentions `mention` (the option or file at fault), no
