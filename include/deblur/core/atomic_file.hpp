@@ -171,18 +171,27 @@ inline std::size_t remove_stale_temporaries(const std::filesystem::path& folder)
     return removed;
 }
 
+namespace detail {
+
+// Creates a new, empty temporary beside `file` ("x": never an existing file)
+// and returns it open for writing, its name in `temp`; a failure throws
+// FileWriteError(file, problem + why).
+inline std::FILE* create_temporary(const std::filesystem::path& file, std::filesystem::path& temp, const std::string& problem) {
+    if (file.filename().empty()) throw FileWriteError(file, "is not a file name");
+    for (unsigned attempt = 0; attempt < 100; ++attempt) {
+        temp = temporary_sibling(file, attempt);
+        if (std::FILE* out = std::fopen(temp.c_str(), "wbx")) return out;
+        if (errno != EEXIST) throw FileWriteError(file, problem + errno_message(errno));
+    }
+    throw FileWriteError(file, problem + "every name tried exists");
+}
+
+}  // namespace detail
+
 // Throws FileWriteError.
 inline void write_file_atomically(const std::filesystem::path& file, std::span<const unsigned char> bytes) {
-    if (file.filename().empty()) throw FileWriteError(file, "is not a file name");
     std::filesystem::path temp;
-    std::FILE* out = nullptr;
-    for (unsigned attempt = 0; attempt < 100 && !out; ++attempt) {
-        temp = detail::temporary_sibling(file, attempt);
-        out = std::fopen(temp.c_str(), "wbx");  // "x": fail rather than reuse an existing file
-        if (!out && errno != EEXIST)
-            throw FileWriteError(file, "cannot create a temporary file beside it: " + detail::errno_message(errno));
-    }
-    if (!out) throw FileWriteError(file, "cannot create a temporary file beside it: every name tried exists");
+    std::FILE* out = detail::create_temporary(file, temp, "cannot create a temporary file beside it: ");
     const detail::TemporaryFileGuard guard(temp);
 
     auto fail = [&](const std::string& problem) {
@@ -211,20 +220,10 @@ inline void write_file_atomically(const std::filesystem::path& file, std::span<c
 // creating and removing a temporary there): a run checks its outputs before
 // its work, not after.
 inline void check_file_writable(const std::filesystem::path& file) {
-    if (file.filename().empty()) throw FileWriteError(file, "is not a file name");
     std::filesystem::path temp;
-    for (unsigned attempt = 0; attempt < 100; ++attempt) {
-        temp = detail::temporary_sibling(file, attempt);
-        std::FILE* out = std::fopen(temp.c_str(), "wbx");
-        if (out) {
-            std::fclose(out);
-            std::error_code ignored;
-            std::filesystem::remove(temp, ignored);
-            return;
-        }
-        if (errno != EEXIST) throw FileWriteError(file, "cannot be written: " + detail::errno_message(errno));
-    }
-    throw FileWriteError(file, "cannot be written: every temporary name tried exists");
+    std::fclose(detail::create_temporary(file, temp, "cannot be written: "));
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);
 }
 
 inline void write_file_atomically(const std::filesystem::path& file, std::string_view text) {

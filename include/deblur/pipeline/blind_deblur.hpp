@@ -236,13 +236,12 @@ inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeb
     const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
                                                 xt::range(window.col, window.col + window.cols));
     clock.lap(&result.timings.preparation);
-    if (is_texture_free(crop, gray_noise)) {  // nothing to deblur: the photo as it was
+    result.kernel = detail::estimate_kernel(crop, gray_noise, options, &result.timings);
+    if (result.kernel.size() == 1) {  // only a texture-free crop gets a 1 x 1 kernel: the photo as it was
         result.warning = std::string(detail::texture_free_warning) + "; the image is returned unchanged";
-        result.kernel = xt::xtensor<float, 2>{{1.0f}};
         result.sharp = image;
         return result;
     }
-    result.kernel = detail::estimate_kernel(crop, gray_noise, options, &result.timings);
     clock.restart();
     say("kernel " + std::to_string(result.kernel.shape(0)) + " x " + std::to_string(result.kernel.shape(1)) +
         "; deconvolving " + std::to_string(image.shape(0)) + " channel(s)");

@@ -261,16 +261,15 @@ inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, cons
     const auto window = choose_estimation_window(gray, base.estimation_size);
     const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
                                                 xt::range(window.col, window.col + window.cols));
-    if (is_texture_free(crop, result.noise)) {  // nothing to deblur: the photo as it was, delta kernels
+    BlindDeblurOptions uniform = base;
+    if (!options.uniform_tail_pruning) uniform.refinement.tail_prune = 0;
+    result.uniform_kernel = estimate_kernel(crop, result.noise, uniform);
+    if (result.uniform_kernel.size() == 1) {  // a texture-free crop: the photo as it was, delta kernels
         result.warning = std::string(detail::texture_free_warning) + "; the image is returned unchanged";
-        result.uniform_kernel = xt::xtensor<float, 2>{{1.0f}};
         result.kernels = make_tensor<float>(options.grid_rows * options.grid_cols, 1, 1, 1.0f);
         result.sharp = image;
         return result;
     }
-    BlindDeblurOptions uniform = base;
-    if (!options.uniform_tail_pruning) uniform.refinement.tail_prune = 0;
-    result.uniform_kernel = estimate_kernel(crop, result.noise, uniform);
     const int support = field_support(result.uniform_kernel, 17);
     say("uniform kernel " + std::to_string(result.uniform_kernel.shape(0)) + " px: local kernels of " +
         std::to_string(support) + " px");
