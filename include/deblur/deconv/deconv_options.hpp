@@ -25,6 +25,13 @@ struct DeconvOptions {
     // 30.3, 30.8, 30.9, 30.9, 31.0 dB.
     bool estimate_boundary = true;
     int boundary_iterations = 3;  // conjugate-gradient steps per masked x-update
+    // Pixels of the blurry image at or above this value, the top of the
+    // range, are clipped highlights (the sensor saturated after the blur):
+    // they are left out of the data term like the band around the image, so
+    // that the result need not ring to explain them (with estimate_boundary
+    // only; infinity: every pixel is data). bench/large_blur's clipped set:
+    // BENCHMARKS.md "Large blur".
+    double saturation = 1;
 
     // The default options with the prior weight calibrated for Gaussian noise
     // of standard deviation sigma (intensities in [0, 1], alpha = 2/3).
@@ -55,6 +62,7 @@ struct DeconvOptions {
             throw std::invalid_argument("deblur::DeconvOptions: beta_start must be positive and beta_rate at least 1");
         if (outer_iterations < 1 || inner_iterations < 1 || boundary_iterations < 1)
             throw std::invalid_argument("deblur::DeconvOptions: iteration counts must be at least 1");
+        if (std::isnan(saturation)) throw std::invalid_argument("deblur::DeconvOptions: saturation must be a number");
     }
 };
 

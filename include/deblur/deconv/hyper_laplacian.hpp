@@ -17,7 +17,8 @@
 // size on every side (an FFT-friendly size). M selects the observed pixels,
 // the image itself: the band around it is unknown, so x may extend past the
 // image borders as the true scene does, and nothing wraps around. This is
-// what keeps the result from ringing at the borders of a photo.
+// what keeps the result from ringing at the borders of a photo. Clipped
+// highlights (DeconvOptions::saturation) are left out of M as well.
 //   - estimate_boundary (default): the masked x-subproblem is solved by
 //     conjugate gradients preconditioned with its circulant part
 //     (mu K'K + D'D, inverted exactly by FFT), warm-started from the previous
@@ -30,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <limits>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
@@ -211,7 +213,12 @@ private:
             for (std::size_t r = r0; r < r1; ++r) {
                 T* row = work + r * pw;
                 const std::size_t seen = r < h ? w : 0;
-                for (std::size_t c = 0; c < seen; ++c) row[c] *= inv_n;
+                if (holes_) {
+                    const T* observed = observed_.data() + r * w;
+                    for (std::size_t c = 0; c < seen; ++c) row[c] *= inv_n * observed[c];
+                } else {
+                    for (std::size_t c = 0; c < seen; ++c) row[c] *= inv_n;
+                }
                 for (std::size_t c = seen; c < pw; ++c) row[c] = T(0);
             }
         });
@@ -323,11 +330,19 @@ private:
         Fft::template forward<T>(ph, pw, x_.data(), x_f);
         // Data term K'M y (masked: the image with a zero band) or K' y_extended (unmasked).
         if (masked) {
+            // Clipped highlights are not data (DeconvOptions::saturation).
+            holes_ = false;
+            const T saturation = static_cast<T>(std::min<double>(options_.saturation, std::numeric_limits<T>::max()));
+            for (std::size_t i = 0; i < h * w && !holes_; ++i) holes_ = blurry[i] >= saturation;
+            if (holes_) {
+                observed_.resize(h * w);
+                for (std::size_t i = 0; i < h * w; ++i) observed_[i] = blurry[i] >= saturation ? T(0) : T(1);
+            }
             T* work = work_.data();
             for (std::size_t row = 0; row < ph; ++row) {
                 T* d = work + row * pw;
                 const std::size_t seen = row < h ? w : 0;
-                for (std::size_t c = 0; c < seen; ++c) d[c] = blurry[row * w + c];
+                for (std::size_t c = 0; c < seen; ++c) d[c] = holes_ ? blurry[row * w + c] * observed_[row * w + c] : blurry[row * w + c];
                 for (std::size_t c = seen; c < pw; ++c) d[c] = T(0);
             }
             Fft::template forward<T>(ph, pw, work_.data(), data);
@@ -386,6 +401,8 @@ private:
     std::size_t h_ = 0, w_ = 0, ph_ = 0, pw_ = 0, wc_ = 0;
     int threads_ = 1;  // for the passes over the canvas
     rbuf x_, work_, rows_;
+    bool holes_ = false;  // the channel being solved has clipped pixels: observed_ marks the others (1) in h x w
+    rbuf observed_;
     std::vector<double> row_sums_;  // per-row partial sums of the CG's inner products
     // Half spectra: the kernel, K'My, x, K'MK x, the CG residual, direction and K'MK direction.
     cbuf kernel_f_, data_f_, x_f_, kmk_x_f_, r_f_, p_f_, q_f_;

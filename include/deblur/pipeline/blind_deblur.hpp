@@ -24,6 +24,7 @@
 #include <xtensor/xview.hpp>
 
 #include "../blur/crop_kernel.hpp"
+#include "../eval/kernel_similarity.hpp"
 #include "../core/tensor.hpp"
 #include "../deconv/hyper_laplacian.hpp"
 #include "blind_deblur_options.hpp"
@@ -139,67 +140,93 @@ namespace detail {
 inline constexpr const char* texture_free_warning =
     "the image has no texture above its noise to estimate a blur from: the kernel is a delta";
 
-// estimate_kernel below, adding the network's and the refinement's times to
-// `timings` when given.
-inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
-                                             const BlindDeblurOptions& options, BlindDeblurTimings* timings) {
+// What the kernel estimation found: the kernel, and whether it is reliable.
+struct KernelEstimate {
+    xt::xtensor<float, 2> kernel;
+    // False when no two supports of the ladder agreed (see BlindDeblurOptions):
+    // the estimate is not trusted, and blind_deblur returns the photo unchanged.
+    bool reliable = true;
+    std::string note;  // why it is not reliable
+};
+
+// The refinement on a ladder of supports (automatic size): each support is
+// refine_ladder_growth times the previous one, the first refine_growth times
+// the network's kernel, the last at most half the crop. A kernel is accepted
+// when it lies inside its support (kernel_fits_support) and agrees with the
+// previous support's kernel (kernel_similarity >= refine_agreement): a blur
+// that a support holds comes out the same on a larger one, while a failed
+// estimate spreads noise that changes with the support. The smaller of the
+// two is kept when it fits too. Each refinement starts from the network's
+// kernel, so an error on one support does not carry over to the next.
+inline KernelEstimate refine_on_ladder(KernelRefiner<float>& refiner, const xt::xtensor<float, 2>& crop,
+                                       const xt::xtensor<float, 2>& network_kernel, double noise,
+                                       const BlindDeblurOptions& options) {
+    const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
+    const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
+    const int largest = std::max(3, limit % 2 ? limit : limit - 1);
+    std::vector<int> ladder{std::min(largest, KernelRefiner<float>::support_for(network_kernel.shape(0), options.refine_growth))};
+    while (ladder.back() < largest && int(ladder.size()) < options.refine_ladder_steps)
+        ladder.push_back(std::min(largest, KernelRefiner<float>::support_for(std::size_t(ladder.back()), options.refine_ladder_growth)));
+    const auto trimmed = [](const xt::xtensor<float, 2>& k) { return crop_kernel_to_support(k, 0.0, 1); };
+
+    xt::xtensor<float, 2> previous = refiner.refine(crop, network_kernel, ladder[0], noise, options.progress);
+    if (ladder.size() == 1) {
+        if (kernel_fits_support(previous)) return {trimmed(previous), true, {}};
+        return {trimmed(previous), false,
+                "the kernel fills its " + std::to_string(ladder[0]) + " px support, the largest this image allows"};
+    }
+    xt::xtensor<float, 2> least_filled = previous;
+    for (std::size_t i = 1; i < ladder.size(); ++i) {
+        const auto k = refiner.refine(crop, network_kernel, ladder[i], noise, options.progress);
+        const bool fits = kernel_fits_support(k);
+        const double agreement = kernel_similarity(trimmed(k), trimmed(previous));
+        say("kernels on " + std::to_string(ladder[i - 1]) + " and " + std::to_string(ladder[i]) + " px supports: similarity " +
+            std::to_string(agreement) + (fits ? "" : ", the larger fills its support"));
+        if (fits && agreement >= options.refine_agreement)
+            return {trimmed(kernel_fits_support(previous) ? previous : k), true, {}};
+        if (kernel_outer_mass(k) < kernel_outer_mass(least_filled)) least_filled = k;
+        previous = k;
+    }
+    return {trimmed(least_filled), false,
+            "the kernels on supports of " + std::to_string(ladder.front()) + " to " + std::to_string(ladder.back()) +
+                " px disagree: the blur could not be estimated reliably"};
+}
+
+// estimate_kernel below, with the reliability of the estimate, adding the
+// network's and the refinement's times to `timings` when given.
+inline KernelEstimate estimate_kernel(const xt::xtensor<float, 2>& crop, double noise, const BlindDeblurOptions& options,
+                                      BlindDeblurTimings* timings) {
     StageClock clock;
-    std::vector<double> growths = options.refine_retry_growths;
-    growths.push_back(options.refine_growth);
-    for (double g : growths)
-        if (!(g > 0) || !std::isfinite(g))
-            throw std::invalid_argument("deblur::estimate_kernel: refine_growth and refine_retry_growths must be positive");
+    if (!(options.refine_growth > 0) || !std::isfinite(options.refine_growth) || !(options.refine_ladder_growth > 1) ||
+        !std::isfinite(options.refine_ladder_growth) || options.refine_ladder_steps < 1 ||
+        !(options.refine_agreement >= 0 && options.refine_agreement <= 1))
+        throw std::invalid_argument("deblur::estimate_kernel: refine_growth must be positive, refine_ladder_growth above 1, "
+                                    "refine_ladder_steps at least 1 and refine_agreement in [0, 1]");
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
     if (is_texture_free(crop, noise)) {
         say(texture_free_warning);
-        return xt::xtensor<float, 2>{{1.0f}};
+        return {xt::xtensor<float, 2>{{1.0f}}, true, {}};
     }
     const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
     say("model " + model.string());
-    xt::xtensor<float, 2> kernel =
-        options.network ? options.network(crop, model, options.kernel_size, options.progress)
-                        : cached_estimator(model).estimate(crop, options.kernel_size, options.progress);
+    KernelEstimate estimate{options.network ? options.network(crop, model, options.kernel_size, options.progress)
+                                            : cached_estimator(model).estimate(crop, options.kernel_size, options.progress),
+                            true, {}};
     clock.lap(timings ? &timings->network : nullptr);
     if (options.refine && noise > options.refine_max_noise)
         say("noise above " + std::to_string(options.refine_max_noise) + ": the network's kernel is used unrefined");
     if (options.refine && noise <= options.refine_max_noise) {
-        // Refine on a support refine_growth times the network's. If the refined
-        // kernel reaches the border of its support (kernel_fits_support), the
-        // blur may be larger: refine once more on a 1.5x support, started from
-        // that kernel, and keep the larger kernel only if it fits its support
-        // (a failed estimate spreads noise over the whole support). If neither
-        // fits, retry from the network's kernel on the refine_retry_growths.
-        const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
-        const int largest = limit % 2 ? limit : limit - 1;
-        const auto support = [&](std::size_t n, double growth) {
-            return std::min(largest, KernelRefiner<float>::support_for(n, growth));
-        };
-        const xt::xtensor<float, 2> network_kernel = kernel;
-        const int size = options.kernel_size > 0 ? std::min(largest, options.kernel_size | 1)
-                                                 : support(kernel.shape(0), options.refine_growth);
         KernelRefiner<float>& refiner = cached_refiner(options.refinement);
-        const auto refined = refiner.refine(crop, network_kernel, size, noise, options.progress);
-        kernel = crop_kernel_to_support(refined, 0.0, 1);
-        if (options.kernel_size == 0 && !kernel_fits_support(refined)) {
-            std::vector<int> tried{size};
-            const auto attempt = [&](const xt::xtensor<float, 2>& start, int s) {
-                if (std::find(tried.begin(), tried.end(), s) != tried.end()) return false;
-                tried.push_back(s);
-                say("the kernel fills its " + std::to_string(tried[tried.size() - 2]) + " px support: trying " +
-                    std::to_string(s) + " px");
-                const auto k = refiner.refine(crop, start, s, noise, options.progress);
-                if (!kernel_fits_support(k)) return false;
-                kernel = crop_kernel_to_support(k, 0.0, 1);
-                return true;
-            };
-            bool fitted = attempt(kernel, support(std::size_t(size), 1.5));
-            for (std::size_t i = 0; !fitted && i < options.refine_retry_growths.size(); ++i)
-                fitted = attempt(network_kernel, support(network_kernel.shape(0), options.refine_retry_growths[i]));
-            if (!fitted) say("no support fits: keeping the " + std::to_string(size) + " px estimate");
+        if (options.kernel_size > 0) {
+            const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
+            const int size = std::min(limit % 2 ? limit : limit - 1, options.kernel_size | 1);
+            estimate.kernel = crop_kernel_to_support(refiner.refine(crop, estimate.kernel, size, noise, options.progress), 0.0, 1);
+        } else {
+            estimate = refine_on_ladder(refiner, crop, estimate.kernel, noise, options);
         }
         clock.lap(timings ? &timings->refinement : nullptr);
     }
-    return kernel;
+    return estimate;
 }
 
 }  // namespace detail
@@ -211,7 +238,7 @@ inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, 
 // classical refinement. A texture-free crop (texture.hpp) gets a 1 x 1 delta.
 inline xt::xtensor<float, 2> estimate_kernel(const xt::xtensor<float, 2>& crop, double noise,
                                              const BlindDeblurOptions& options = {}) {
-    return detail::estimate_kernel(crop, noise, options, nullptr);
+    return detail::estimate_kernel(crop, noise, options, nullptr).kernel;
 }
 
 inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeblurOptions& options = {}) {
@@ -236,9 +263,11 @@ inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeb
     const xt::xtensor<float, 2> crop = xt::view(gray, xt::range(window.row, window.row + window.rows),
                                                 xt::range(window.col, window.col + window.cols));
     clock.lap(&result.timings.preparation);
-    result.kernel = detail::estimate_kernel(crop, gray_noise, options, &result.timings);
-    if (result.kernel.size() == 1) {  // only a texture-free crop gets a 1 x 1 kernel: the photo as it was
-        result.warning = std::string(detail::texture_free_warning) + "; the image is returned unchanged";
+    auto estimate = detail::estimate_kernel(crop, gray_noise, options, &result.timings);
+    result.kernel = std::move(estimate.kernel);
+    if (result.kernel.size() == 1 || !estimate.reliable) {  // a texture-free crop (1 x 1 kernel) or a failed estimate
+        result.warning = (estimate.reliable ? std::string(detail::texture_free_warning) : estimate.note) +
+                         "; the image is returned unchanged";
         result.sharp = image;
         return result;
     }

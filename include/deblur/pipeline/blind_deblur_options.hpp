@@ -2,7 +2,6 @@
 #include <filesystem>
 #include <functional>
 #include <string>
-#include <vector>
 #include <xtensor/xtensor.hpp>
 
 #include "kernel_refiner.hpp"
@@ -27,12 +26,15 @@ struct BlindDeblurOptions {
     bool refine = true;
     double refine_max_noise = 0.03;  // noisier images skip it: at sigma 0.05 it measured worse than the network alone
     double refine_growth = 2;
-    // When the kernel refined on that support, and on 1.5x it, both fill their
-    // support (a failed estimate: noise spread to the border), the refinement
-    // is tried again from the network's kernel on these multiples of its size,
-    // in turn, until one fits; if none does, the first estimate is kept.
-    // Validation set, 33 px blurs: mean error ratio 5.39 -> 2.89 (BENCHMARKS.md).
-    std::vector<double> refine_retry_growths = {2.5, 1.75};
+    // With the automatic size the refinement climbs a ladder of supports,
+    // each refine_ladder_growth times the previous one (at most
+    // refine_ladder_steps, up to half the estimation window), until the kernels
+    // of two neighbouring supports agree (kernel_similarity at least
+    // refine_agreement) and the larger fits its support. If none do, the
+    // estimate is unreliable and blind_deblur returns the photo unchanged.
+    double refine_ladder_growth = 1.5;
+    int refine_ladder_steps = 6;
+    double refine_agreement = 0.85;
     KernelRefinerOptions refinement;
     std::function<void(const std::string&)> progress;  // called with a line of text on long work
     // Runs the network instead of KernelEstimator<> on the CPU when set, e.g.

@@ -93,6 +93,10 @@ struct KernelRefinerOptions {
     bool select_edges = true;  // Levin, mean of 8 runs: 1.885 without, 1.654 with (BENCHMARKS.md)
     double edge_pixels = 20;
     double edge_decay = 1.1;
+    // Clipped highlights: with select_edges, no gradient within the kernel's
+    // radius of a pixel at or above `saturation` is used (the blur of a lamp
+    // is cut off there, which no kernel explains). Infinity: off.
+    double saturation = 0.98;
 
     void validate() const {
         if (iterations < 1) throw std::invalid_argument("deblur::KernelRefinerOptions: iterations must be at least 1");
@@ -110,8 +114,9 @@ struct KernelRefinerOptions {
             !(support_tail_noise >= 0))
             throw std::invalid_argument("deblur::KernelRefinerOptions: support_kernel_weight must be positive, "
                                         "solver_iterations >= 1, support_levels, support_max_noise, support_tail_noise >= 0");
-        if (!(edge_pixels > 0) || !(edge_decay >= 1))
-            throw std::invalid_argument("deblur::KernelRefinerOptions: edge_pixels must be positive, edge_decay >= 1");
+        if (!(edge_pixels > 0) || !(edge_decay >= 1) || std::isnan(saturation))
+            throw std::invalid_argument("deblur::KernelRefinerOptions: edge_pixels must be positive, edge_decay >= 1, "
+                                        "saturation a number");
     }
 };
 
@@ -266,6 +271,7 @@ private:
         image_h_ = h;
         image_w_ = w;
         if (options_.select_edges) {  // the blurry image's gradients inside the image only
+            mark_clipped_surroundings(y, n / 2 + 1);
             masked_gradients(canvas_.data(), T(0), gx_, gy_);
             Fft::template forward<T>(ph_, pw_, gx_.data(), yx_f_.data());
             Fft::template forward<T>(ph_, pw_, gy_.data(), yy_f_.data());
@@ -298,8 +304,10 @@ private:
         std::fill(gy.begin(), gy.end(), T(0));
         std::size_t kept = 0;
         T largest = 0;
+        const unsigned char* unusable = unusable_.empty() ? nullptr : unusable_.data();
         for (std::size_t r = 0; r + 1 < image_h_; ++r)
             for (std::size_t c = 0; c + 1 < image_w_; ++c) {
+                if (unusable && unusable[r * image_w_ + c]) continue;
                 const T v = img[r * pw + c], dx = img[r * pw + c + 1] - v, dy = img[(r + 1) * pw + c] - v;
                 const T energy = dx * dx + dy * dy;
                 largest = std::max(largest, energy);
@@ -310,6 +318,33 @@ private:
             }
         if (strongest) *strongest = largest;
         return kept;
+    }
+
+    // unusable_ (h x w, row-major): 1 within `radius` px (a square) of a
+    // clipped pixel of y; left empty when none is clipped. Two passes of a
+    // sliding count, so the cost does not grow with the radius.
+    void mark_clipped_surroundings(const Image& y, std::size_t radius) {
+        const std::size_t h = y.shape(0), w = y.shape(1);
+        unusable_.clear();
+        const T level = static_cast<T>(std::min<double>(options_.saturation, std::numeric_limits<T>::max()));
+        if (std::none_of(y.begin(), y.end(), [&](T v) { return v >= level; })) return;
+        std::vector<unsigned char> rows(h * w);
+        const auto spread = [](const auto& at, std::size_t n, std::size_t radius, const auto& set) {
+            std::size_t count = 0;  // clipped among at(0 .. i + radius) minus those before i - radius
+            for (std::size_t i = 0; i < std::min(n, radius); ++i) count += at(i);
+            for (std::size_t i = 0; i < n; ++i) {
+                if (i + radius < n) count += at(i + radius);
+                if (i > radius) count -= at(i - radius - 1);
+                set(i, count > 0);
+            }
+        };
+        for (std::size_t r = 0; r < h; ++r)
+            spread([&](std::size_t c) { return std::size_t(y(r, c) >= level); }, w, radius,
+                   [&](std::size_t c, bool v) { rows[r * w + c] = v; });
+        unusable_.assign(h * w, 0);
+        for (std::size_t c = 0; c < w; ++c)
+            spread([&](std::size_t r) { return std::size_t(rows[r * w + c]); }, h, radius,
+                   [&](std::size_t r, bool v) { unusable_[r * w + c] = v; });
     }
 
     // Cho & Lee's starting threshold on |grad|^2 of the blurry image: the
@@ -546,6 +581,7 @@ private:
     bool on_support_ = false;  // this level's kernel update: solve_on_support
     double tail_noise_ = 0;    // this image's tail_noise or support_tail_noise
     rvec canvas_, latent_, grad_power_, k_power_, rows_, gx_, gy_;
+    std::vector<unsigned char> unusable_;  // this level's pixels near clipped highlights (mark_clipped_surroundings)
     cvec y_f_, yx_f_, yy_f_, k_f_, ky_f_, s_f_, dx_f_, dy_f_, work_f_, sx_f_, sy_f_;
 };
 
