@@ -167,27 +167,26 @@ Kernel kernel_from_picture(const Image& picture) {
 }
 
 // The kernel supports the tool tried, from its progress lines: the network's
-// (its "estimating the kernel ... (N px support)" lines), then each refinement
-// attempt's support at the finest level, 'f' when it filled it (and was
-// rejected; "no support fits" follows the last attempt), e.g. "17 / 35f 53f 43f 29f".
+// (its "estimating the kernel ... (N px support)" lines), then the support
+// ladder's comparisons ("kernels on A and B px supports: similarity S[, the
+// larger fills its support]") as A-B:S, 'f' when the larger filled its
+// support, and "unreliable" when no two agreed (the photo returned
+// unchanged), e.g. "17 / 35-53:0.69f 53-79:0.92".
 std::string tool_supports(const fs::path& log) {
     std::ifstream in(log);
     const std::regex network(R"(estimating the kernel at \d+ x \d+ \((\d+) px support\))"),
-        level(R"(refining the kernel at (\d+) x \d+ \((\d+) px\))"), fills(R"(the kernel fills its|no support fits)");
-    std::string nets, line;
-    std::vector<std::pair<int, std::string>> levels;  // (level width, support)
+        pair(R"(kernels on (\d+) and (\d+) px supports: similarity (\d\.\d\d))"), fills(R"(the larger fills its support)"),
+        unreliable(R"(could not be estimated reliably)");
+    std::string nets, ladder, line;
     std::smatch m;
     while (std::getline(in, line)) {
         if (std::regex_search(line, m, network)) nets += (nets.empty() ? "" : ",") + m[1].str();
-        if (std::regex_search(line, m, level)) levels.emplace_back(std::stoi(m[1].str()), m[2].str());
-        if (std::regex_search(line, fills) && !levels.empty()) levels.back().second += "f";
+        if (std::regex_search(line, m, pair))
+            ladder += (ladder.empty() ? "" : " ") + m[1].str() + "-" + m[2].str() + ":" + m[3].str() +
+                      (std::regex_search(line, fills) ? "f" : "");
+        if (std::regex_search(line, unreliable)) ladder += " unreliable";
     }
-    int finest = 0;
-    for (const auto& l : levels) finest = std::max(finest, l.first);
-    std::string attempts;
-    for (const auto& l : levels)
-        if (l.first == finest) attempts += (attempts.empty() ? "" : " ") + l.second;
-    return nets + " / " + attempts;
+    return nets + " / " + ladder;
 }
 
 // A command's wall seconds, or NaN when it fails (its output is in `log`).
@@ -262,7 +261,7 @@ std::string cell(double v, const char* format = "%.2f") {
 
 void print_rows(const std::vector<Row>& rows, bool ipol, int max_shift) {
     std::printf("| photo | K | true kernel: span / extent | clipped px | blurry | tool (gain) | tool true k (gain) | IPOL 243 (gain) | "
-                "tool kernel: size / extent / similarity | tool supports: network / refinement | IPOL kernel: extent / similarity | "
+                "tool kernel: size / extent / similarity | tool supports: network / ladder | IPOL kernel: extent / similarity | "
                 "s: tool / true k / IPOL |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     const auto with_gain = [&](const Score& s, double blurry) {
         if (!std::isfinite(s.psnr)) return std::string("fail");

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <deblur/deconv/hyper_laplacian.hpp>
@@ -70,8 +71,10 @@ Kernel threshold_kernel(const Kernel& k, float fraction) {
 }
 
 struct Method {
+    Method(std::string name) : name(std::move(name)) {}
     std::string name;
     std::vector<double> kernel_errors, ratios;
+    std::vector<bool> unchanged;  // the tool returned the input unchanged (an unreliable estimate)
 };
 
 }  // namespace
@@ -91,7 +94,7 @@ int main(int argc, char** argv) {
     app.add_option("--noise", noise, "Noise level of the validation set, 0..1")->capture_default_str();
     app.add_flag("--refine", refine, "Also evaluate the classical refinement (from the network's kernel and from a delta)");
     app.add_flag("--tool", tool,
-                 "Also evaluate the tool's kernel (estimate_kernel: size rule, network, refinement), size given and automatic");
+                 "Also evaluate the tool's kernel (estimate_kernel: size rule, network, refinement), size given and automatic; an unreliable estimate, which the tool returns unchanged, scores as the blurry input");
     app.add_flag("--per-example", per_example, "Also print each example's error ratio per method (which photos fail)");
     KernelRefinerOptions refinement;
     app.add_flag("!--refine-all-edges", refinement.select_edges,
@@ -147,18 +150,18 @@ int main(int argc, char** argv) {
         Kernel delta = xt::zeros<float>({std::size_t(k), std::size_t(k)});
         delta(k / 2, k / 2) = 1;
 
-        std::vector<Method> methods{{"network (" + model.filename().string() + ")", {}, {}},
-                                    {"network, values < 10 % of peak dropped", {}, {}},
-                                    {"network, values < 25 % of peak dropped", {}, {}},
-                                    {"delta kernel", {}, {}},
-                                    {"best Gaussian (sigma " + std::to_string(best_sigma).substr(0, 4) + ")", {}, {}}};
+        std::vector<Method> methods{{"network (" + model.filename().string() + ")"},
+                                    {"network, values < 10 % of peak dropped"},
+                                    {"network, values < 25 % of peak dropped"},
+                                    {"delta kernel"},
+                                    {"best Gaussian (sigma " + std::to_string(best_sigma).substr(0, 4) + ")"}};
         if (refine) {
-            methods.push_back({"network + classical refinement (the tool's kernel)", {}, {}});
-            methods.push_back({"classical refinement from a delta", {}, {}});
+            methods.push_back({"network + classical refinement (the tool's kernel)"});
+            methods.push_back({"classical refinement from a delta"});
         }
         if (tool) {
-            methods.push_back({"the tool, kernel size " + std::to_string(k) + " given", {}, {}});
-            methods.push_back({"the tool, automatic kernel size", {}, {}});
+            methods.push_back({"the tool, kernel size " + std::to_string(k) + " given"});
+            methods.push_back({"the tool, automatic kernel size"});
         }
         BlindDeblurOptions tool_options;
         tool_options.model = model;
@@ -180,14 +183,21 @@ int main(int argc, char** argv) {
                 candidates.push_back(refiner.refine(ex.blurry, estimated, k, noise));
                 candidates.push_back(refiner.refine(ex.blurry, delta, k));
             }
+            // The tool returns the input unchanged when its estimate is
+            // unreliable: such an example is scored as the blurry input.
+            std::vector<bool> unchanged(candidates.size(), false);
             if (tool)
                 for (int size : {k, 0}) {
                     tool_options.kernel_size = size;
-                    candidates.push_back(estimate_kernel(ex.blurry, noise, tool_options));
+                    auto estimate = detail::estimate_kernel(ex.blurry, noise, tool_options, nullptr);
+                    candidates.push_back(std::move(estimate.kernel));
+                    unchanged.push_back(!estimate.reliable);
                 }
             for (std::size_t m = 0; m < methods.size(); ++m) {
                 methods[m].kernel_errors.push_back(kernel_error(candidates[m], ex.kernel));
-                methods[m].ratios.push_back(aligned_ssd(Kernel(solver.deconvolve(ex.blurry, candidates[m])), sharp) / reference);
+                const Kernel result = unchanged[m] ? Kernel(ex.blurry) : Kernel(solver.deconvolve(ex.blurry, candidates[m]));
+                methods[m].ratios.push_back(aligned_ssd(result, sharp) / reference);
+                methods[m].unchanged.push_back(unchanged[m]);
             }
             std::cerr << "\r" << i + 1 << "/" << examples.size() << std::flush;
         }
@@ -206,8 +216,10 @@ int main(int argc, char** argv) {
             const auto frac = [&](double t) {
                 return 100.0 * std::count_if(m.ratios.begin(), m.ratios.end(), [t](double r) { return r <= t; }) / m.ratios.size();
             };
-            std::printf("| %s | %.5f | %.3f | %.3f | %.0f %% | %.0f %% |\n", m.name.c_str(), mean(m.kernel_errors), mean(m.ratios),
-                        median(m.ratios), frac(2), frac(3));
+            const auto returned = std::count(m.unchanged.begin(), m.unchanged.end(), true);
+            std::printf("| %s%s | %.5f | %.3f | %.3f | %.0f %% | %.0f %% |\n", m.name.c_str(),
+                        returned ? (" (" + std::to_string(returned) + " returned unchanged: unreliable)").c_str() : "",
+                        mean(m.kernel_errors), mean(m.ratios), median(m.ratios), frac(2), frac(3));
         }
         if (per_example) {
             std::printf("\nError ratio per example (methods in the order above):\n\n| example | photo |");
@@ -217,7 +229,7 @@ int main(int argc, char** argv) {
             std::printf("\n");
             for (std::size_t i = 0; i < examples.size(); ++i) {
                 std::printf("| %zu | %s |", i + 1, validation.sources()[i].filename().string().c_str());
-                for (const auto& m : methods) std::printf(" %.2f |", m.ratios[i]);
+                for (const auto& m : methods) std::printf(" %.2f%s |", m.ratios[i], m.unchanged[i] ? " (unchanged)" : "");
                 std::printf("\n");
             }
         }

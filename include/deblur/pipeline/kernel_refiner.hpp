@@ -94,9 +94,10 @@ struct KernelRefinerOptions {
     double edge_pixels = 20;
     double edge_decay = 1.1;
     // Clipped highlights: with select_edges, no gradient within the kernel's
-    // radius of a pixel at or above `saturation` is used (the blur of a lamp
-    // is cut off there, which no kernel explains). Infinity: off.
-    double saturation = 0.98;
+    // radius of a pixel at or above `saturation` (the top of the range) is
+    // used: the blur of a lamp is cut off there, which no kernel explains.
+    // Infinity: off.
+    double saturation = 1;
 
     void validate() const {
         if (iterations < 1) throw std::invalid_argument("deblur::KernelRefinerOptions: iterations must be at least 1");
@@ -163,6 +164,14 @@ public:
         // The finest level's canvas is the largest: allocating it first spares
         // the coarser levels' fresh pages (each level would grow the buffers).
         reserve(real_fft_size(h + size), real_fft_size(w + size));
+        // Clipped pixels, found at full resolution: a coarse level's average
+        // of a clipped plateau need not reach the saturation level.
+        const T level_value = static_cast<T>(std::min<double>(options_.saturation, std::numeric_limits<T>::max()));
+        Image clipped;
+        if (options_.select_edges && std::any_of(blurry.begin(), blurry.end(), [&](T v) { return v >= level_value; })) {
+            clipped = Image::from_shape(blurry.shape());
+            std::transform(blurry.begin(), blurry.end(), clipped.begin(), [&](T v) { return v >= level_value ? T(1) : T(0); });
+        }
         Kernel k;
         for (int level = levels - 1; level >= 0; --level) {
             const double factor = std::pow(options_.level_ratio, -level);
@@ -176,6 +185,7 @@ public:
             const Image y = resize_image(blurry, lh, lw);
             if (level == levels - 1) edge_threshold_ = initial_edge_threshold(y, n, options_.edge_pixels);
             on_support_ = options_.support_solver || (low_noise && level < options_.support_levels);
+            mark_clipped_surroundings(clipped.size() ? resize_image(clipped, lh, lw) : Image(), std::size_t(n / 2 + 1));
             k = refine_level(y, k);
         }
         return k;
@@ -271,7 +281,6 @@ private:
         image_h_ = h;
         image_w_ = w;
         if (options_.select_edges) {  // the blurry image's gradients inside the image only
-            mark_clipped_surroundings(y, n / 2 + 1);
             masked_gradients(canvas_.data(), T(0), gx_, gy_);
             Fft::template forward<T>(ph_, pw_, gx_.data(), yx_f_.data());
             Fft::template forward<T>(ph_, pw_, gy_.data(), yy_f_.data());
@@ -321,13 +330,13 @@ private:
     }
 
     // unusable_ (h x w, row-major): 1 within `radius` px (a square) of a
-    // clipped pixel of y; left empty when none is clipped. Two passes of a
-    // sliding count, so the cost does not grow with the radius.
-    void mark_clipped_surroundings(const Image& y, std::size_t radius) {
-        const std::size_t h = y.shape(0), w = y.shape(1);
+    // pixel where `clipped` (this level's resized 0/1 map of clipped pixels)
+    // is positive; left empty when `clipped` is. Two passes of a sliding
+    // count, so the cost does not grow with the radius.
+    void mark_clipped_surroundings(const Image& clipped, std::size_t radius) {
         unusable_.clear();
-        const T level = static_cast<T>(std::min<double>(options_.saturation, std::numeric_limits<T>::max()));
-        if (std::none_of(y.begin(), y.end(), [&](T v) { return v >= level; })) return;
+        if (clipped.size() == 0) return;
+        const std::size_t h = clipped.shape(0), w = clipped.shape(1);
         std::vector<unsigned char> rows(h * w);
         const auto spread = [](const auto& at, std::size_t n, std::size_t radius, const auto& set) {
             std::size_t count = 0;  // clipped among at(0 .. i + radius) minus those before i - radius
@@ -339,7 +348,7 @@ private:
             }
         };
         for (std::size_t r = 0; r < h; ++r)
-            spread([&](std::size_t c) { return std::size_t(y(r, c) >= level); }, w, radius,
+            spread([&](std::size_t c) { return std::size_t(clipped(r, c) > 0); }, w, radius,
                    [&](std::size_t c, bool v) { rows[r * w + c] = v; });
         unusable_.assign(h * w, 0);
         for (std::size_t c = 0; c < w; ++c)
