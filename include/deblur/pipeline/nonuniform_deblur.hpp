@@ -42,6 +42,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
@@ -263,9 +264,12 @@ inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, cons
                                                 xt::range(window.col, window.col + window.cols));
     BlindDeblurOptions uniform = base;
     if (!options.uniform_tail_pruning) uniform.refinement.tail_prune = 0;
-    result.uniform_kernel = estimate_kernel(crop, result.noise, uniform);
-    if (result.uniform_kernel.size() == 1) {  // a texture-free crop: the photo as it was, delta kernels
-        result.warning = std::string(detail::texture_free_warning) + "; the image is returned unchanged";
+    auto estimate = detail::estimate_kernel(crop, result.noise, uniform, nullptr);
+    result.uniform_kernel = std::move(estimate.kernel);
+    // A texture-free crop (1 x 1 kernel) or an unreliable estimate: the photo as it was, delta kernels.
+    if (result.uniform_kernel.size() == 1 || !estimate.reliable) {
+        result.warning = (estimate.reliable ? std::string(detail::texture_free_warning) : estimate.note) +
+                         "; the image is returned unchanged";
         result.kernels = make_tensor<float>(options.grid_rows * options.grid_cols, 1, 1, 1.0f);
         result.sharp = image;
         return result;
