@@ -149,6 +149,12 @@ struct KernelEstimate {
     std::string note;  // why it is not reliable
 };
 
+// The largest kernel support the refinement takes on a crop: odd, at most half its shorter side.
+inline int largest_support(const xt::xtensor<float, 2>& crop) {
+    const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
+    return std::max(3, limit % 2 ? limit : limit - 1);
+}
+
 // The refinement on a ladder of supports (automatic size): each support is
 // refine_ladder_growth times the previous one, the first refine_growth times
 // the network's kernel, the last at most half the crop. A kernel is accepted
@@ -162,8 +168,7 @@ inline KernelEstimate refine_on_ladder(KernelRefiner<float>& refiner, const xt::
                                        const xt::xtensor<float, 2>& network_kernel, double noise,
                                        const BlindDeblurOptions& options) {
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
-    const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
-    const int largest = std::max(3, limit % 2 ? limit : limit - 1);
+    const int largest = largest_support(crop);
     std::vector<int> ladder{std::min(largest, KernelRefiner<float>::support_for(network_kernel.shape(0), options.refine_growth))};
     while (ladder.back() < largest && int(ladder.size()) < options.refine_ladder_steps)
         ladder.push_back(std::min(largest, KernelRefiner<float>::support_for(std::size_t(ladder.back()), options.refine_ladder_growth)));
@@ -218,8 +223,7 @@ inline KernelEstimate estimate_kernel(const xt::xtensor<float, 2>& crop, double 
     if (options.refine && noise <= options.refine_max_noise) {
         KernelRefiner<float>& refiner = cached_refiner(options.refinement);
         if (options.kernel_size > 0) {
-            const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
-            const int size = std::min(limit % 2 ? limit : limit - 1, options.kernel_size | 1);
+            const int size = std::min(largest_support(crop), options.kernel_size | 1);
             estimate.kernel = crop_kernel_to_support(refiner.refine(crop, estimate.kernel, size, noise, options.progress), 0.0, 1);
         } else {
             estimate = refine_on_ladder(refiner, crop, estimate.kernel, noise, options);
