@@ -331,6 +331,12 @@ TEST_CASE("clipped highlights are left out of the data term") {
             for (std::size_t c = 0; c < n; ++c)
                 if ((double(r) - r0) * (double(r) - r0) + (double(c) - c0) * (double(c) - c0) <= 9) scene(r, c) = 3;
     auto p = make_pair<double>(scene, K, 17, 0.005);
+    // Before clipping, the values above 1 are data (DeconvOptions::is_clipped): nothing is left out.
+    auto unclipped_options = DeconvOptions::for_noise(0.005);
+    const auto as_data = deblur::deconvolve(p.blurry, p.kernel, unclipped_options);
+    unclipped_options.saturation = std::numeric_limits<double>::infinity();
+    REQUIRE(xt::amax(p.blurry)() > 1.5);
+    CHECK(as_data == deblur::deconvolve(p.blurry, p.kernel, unclipped_options));
     std::size_t clipped = 0;
     for (double& v : p.blurry) clipped += v >= 1, v = std::clamp(v, 0.0, 1.0);
     for (double& v : p.sharp) v = std::clamp(v, 0.0, 1.0);

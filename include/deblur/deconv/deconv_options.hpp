@@ -5,6 +5,7 @@
 //     1/2 || k * x - y ||^2 + lambda * sum_pixels ( |Dx x|^alpha + |Dy x|^alpha ),
 //
 // the data term over the observed pixels only (estimate_boundary).
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -25,13 +26,22 @@ struct DeconvOptions {
     // 30.3, 30.8, 30.9, 30.9, 31.0 dB.
     bool estimate_boundary = true;
     int boundary_iterations = 3;  // conjugate-gradient steps per masked x-update
-    // Pixels of the blurry image at or above this value, the top of the
-    // range, are clipped highlights (the sensor saturated after the blur):
-    // they are left out of the data term like the band around the image, so
-    // that the result need not ring to explain them (with estimate_boundary
-    // only; infinity: every pixel is data). bench/large_blur's clipped set:
-    // BENCHMARKS.md "Large blur".
+    // Pixels of the blurry image at this value, the top of the range, are
+    // clipped highlights (the sensor saturated after the blur): they are left
+    // out of the data term like the band around the image, so that the result
+    // need not ring to explain them (with estimate_boundary only; infinity:
+    // every pixel is data). bench/large_blur's clipped set: BENCHMARKS.md
+    // "Large blur".
     double saturation = 1;
+
+    // Whether a pixel value is clipped at `level`: equal to it (within a
+    // relative 1e-6; a 16-bit step is 1.5e-5). Values above the level are
+    // not: a clipped photo has none, and data that exceed the range (e.g.
+    // synthetic noise on a white area) were not clipped.
+    template <class T>
+    static bool is_clipped(T value, double level) {
+        return std::isfinite(level) && std::abs(static_cast<double>(value) - level) <= 1e-6 * std::max(1.0, std::abs(level));
+    }
 
     // The default options with the prior weight calibrated for Gaussian noise
     // of standard deviation sigma (intensities in [0, 1], alpha = 2/3).

@@ -31,7 +31,6 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
-#include <limits>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
@@ -332,11 +331,11 @@ private:
         if (masked) {
             // Clipped highlights are not data (DeconvOptions::saturation).
             holes_ = false;
-            const T saturation = static_cast<T>(std::min<double>(options_.saturation, std::numeric_limits<T>::max()));
-            for (std::size_t i = 0; i < h * w && !holes_; ++i) holes_ = blurry[i] >= saturation;
+            const double saturation = options_.saturation;
+            for (std::size_t i = 0; i < h * w && !holes_; ++i) holes_ = DeconvOptions::is_clipped(blurry[i], saturation);
             if (holes_) {
                 observed_.resize(h * w);
-                for (std::size_t i = 0; i < h * w; ++i) observed_[i] = blurry[i] >= saturation ? T(0) : T(1);
+                for (std::size_t i = 0; i < h * w; ++i) observed_[i] = DeconvOptions::is_clipped(blurry[i], saturation) ? T(0) : T(1);
             }
             T* work = work_.data();
             for (std::size_t row = 0; row < ph; ++row) {

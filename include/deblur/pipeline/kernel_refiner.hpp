@@ -38,6 +38,7 @@
 #include "../blur/center_kernel.hpp"
 #include "../blur/prune_kernel.hpp"
 #include "../blur/real_fft_size.hpp"
+#include "../deconv/deconv_options.hpp"
 #include "../deconv/fourier_terms.hpp"
 #include "../deconv/periodic_extension.hpp"
 #include "../fft/buffer.hpp"
@@ -94,9 +95,9 @@ struct KernelRefinerOptions {
     double edge_pixels = 20;
     double edge_decay = 1.1;
     // Clipped highlights: with select_edges, no gradient within the kernel's
-    // radius of a pixel at or above `saturation` (the top of the range) is
-    // used: the blur of a lamp is cut off there, which no kernel explains.
-    // Infinity: off.
+    // radius of a pixel at `saturation` (the top of the range; as
+    // DeconvOptions::is_clipped) is used: the blur of a lamp is cut off
+    // there, which no kernel explains. Infinity: off.
     double saturation = 1;
 
     void validate() const {
@@ -166,11 +167,11 @@ public:
         reserve(real_fft_size(h + size), real_fft_size(w + size));
         // Clipped pixels, found at full resolution: a coarse level's average
         // of a clipped plateau need not reach the saturation level.
-        const T level_value = static_cast<T>(std::min<double>(options_.saturation, std::numeric_limits<T>::max()));
+        const auto is_clipped = [&](T v) { return DeconvOptions::is_clipped(v, options_.saturation); };
         Image clipped;
-        if (options_.select_edges && std::any_of(blurry.begin(), blurry.end(), [&](T v) { return v >= level_value; })) {
+        if (options_.select_edges && std::any_of(blurry.begin(), blurry.end(), is_clipped)) {
             clipped = Image::from_shape(blurry.shape());
-            std::transform(blurry.begin(), blurry.end(), clipped.begin(), [&](T v) { return v >= level_value ? T(1) : T(0); });
+            std::transform(blurry.begin(), blurry.end(), clipped.begin(), [&](T v) { return is_clipped(v) ? T(1) : T(0); });
         }
         Kernel k;
         for (int level = levels - 1; level >= 0; --level) {
