@@ -75,10 +75,9 @@ TEST_CASE("blind_deblur keeps its caches between calls, and release_thread_cache
 // kernel is cut off by its support, so it cannot agree with the 41 px one;
 // the 61 px kernel holds the blur and agrees with the 41 px one, and the
 // ladder stops there. The kept kernel must be closer to the true one than
-// the start. With an agreement no two supports
-// reach, the estimate is unreliable: blind_deblur returns the photo
-// unchanged and says why. Refinements of up to 61 px: skipped in
-// unoptimised builds, run in Release.
+// the start. With an agreement no two supports reach, the estimate is
+// unreliable: blind_deblur returns the photo unchanged and says why.
+// Refinements of up to 61 px: skipped in unoptimised builds, run in Release.
 TEST_CASE("the support ladder stops where two supports agree, and an estimate without agreement is not used" *
           doctest::skip(unoptimised_build)) {
     const auto photo = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-sharp.png");

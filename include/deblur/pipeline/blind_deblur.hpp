@@ -143,8 +143,9 @@ inline constexpr const char* texture_free_warning =
 // What the kernel estimation found: the kernel, and whether it is reliable.
 struct KernelEstimate {
     xt::xtensor<float, 2> kernel;
-    // False when no two supports of the ladder agreed (see BlindDeblurOptions):
-    // the estimate is not trusted, and blind_deblur returns the photo unchanged.
+    // False for a texture-free crop (a 1 x 1 kernel) and when no two supports
+    // of the ladder agreed (see BlindDeblurOptions): blind_deblur and
+    // nonuniform_deblur return the photo unchanged, saying `note`.
     bool reliable = true;
     std::string note;  // why it is not reliable
 };
@@ -210,7 +211,7 @@ inline KernelEstimate estimate_kernel(const xt::xtensor<float, 2>& crop, double 
     const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
     if (is_texture_free(crop, noise)) {
         say(texture_free_warning);
-        return {xt::xtensor<float, 2>{{1.0f}}, true, {}};
+        return {xt::xtensor<float, 2>{{1.0f}}, false, texture_free_warning};
     }
     const auto model = options.model.empty() ? default_model_for_noise(noise) : options.model;
     say("model " + model.string());
@@ -269,9 +270,8 @@ inline BlindDeblurResult blind_deblur(const Tensor<float>& image, const BlindDeb
     clock.lap(&result.timings.preparation);
     auto estimate = detail::estimate_kernel(crop, gray_noise, options, &result.timings);
     result.kernel = std::move(estimate.kernel);
-    if (result.kernel.size() == 1 || !estimate.reliable) {  // a texture-free crop (1 x 1 kernel) or a failed estimate
-        result.warning = (estimate.reliable ? std::string(detail::texture_free_warning) : estimate.note) +
-                         "; the image is returned unchanged";
+    if (!estimate.reliable) {  // a texture-free crop or a failed estimate: the photo as it was
+        result.warning = estimate.note + "; the image is returned unchanged";
         result.sharp = image;
         return result;
     }

@@ -266,10 +266,8 @@ inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, cons
     if (!options.uniform_tail_pruning) uniform.refinement.tail_prune = 0;
     auto estimate = detail::estimate_kernel(crop, result.noise, uniform, nullptr);
     result.uniform_kernel = std::move(estimate.kernel);
-    // A texture-free crop (1 x 1 kernel) or an unreliable estimate: the photo as it was, delta kernels.
-    if (result.uniform_kernel.size() == 1 || !estimate.reliable) {
-        result.warning = (estimate.reliable ? std::string(detail::texture_free_warning) : estimate.note) +
-                         "; the image is returned unchanged";
+    if (!estimate.reliable) {  // a texture-free crop or a failed estimate: the photo as it was, delta kernels
+        result.warning = estimate.note + "; the image is returned unchanged";
         result.kernels = make_tensor<float>(options.grid_rows * options.grid_cols, 1, 1, 1.0f);
         result.sharp = image;
         return result;
