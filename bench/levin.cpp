@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
         if (add_noise > 0) noise = add_noise;
         KernelRefiner<float> refiner(ropt);
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
+        Deblurrer deblurrer(model.empty() ? Model::default_model() : Model::from_file(model));
         // One pass over the 32 images; run > 0 perturbs each image by Gaussian noise of sigma `jitter`.
         const auto evaluate = [&](int run) {
             std::map<std::string, std::vector<Row>> results;
@@ -135,12 +136,11 @@ int main(int argc, char** argv) {
                             k = refiner.refine(blurry, {}, refine_size > 0 ? refine_size : 31, estimate_noise_level(blurry));
                         } else {
                             BlindDeblurOptions options;  // the tool's kernel estimation (estimate_kernel)
-                            options.model = model;
                             options.refine = method == "refined";
                             options.refine_growth = growth;
                             options.refinement = ropt;
                             options.kernel_size = refine_size;
-                            auto estimate = detail::estimate_kernel(blurry, estimate_noise_level(blurry), options, nullptr);
+                            auto estimate = deblurrer.estimate_kernel(blurry, estimate_noise_level(blurry), options);
                             k = std::move(estimate.kernel);
                             unchanged = !estimate.reliable;
                         }

@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
             photo = *std::min_element(files.begin(), files.end());
         }
         const auto network = tools::network_for_device(device);
+        Deblurrer deblurrer(model.empty() ? Model::default_model() : Model::from_file(model));
         const auto gray = io::to_gray(io::read_image(photo).pixels);
         // Paper, Table 1: kernel estimation in Matlab on an Intel i5 (seconds).
         const std::map<std::pair<int, int>, double> paper{
@@ -176,18 +177,17 @@ int main(int argc, char** argv) {
                 Tensor<float> image = make_tensor<float>(1, n, n);
                 std::copy(blurry.begin(), blurry.end(), image.begin());
                 BlindDeblurOptions options;
-                options.model = model;
                 options.kernel_size = k;
                 options.network = network;
                 options.refinement = refinement;
                 // Full = the call (and freeing its result); estimate and the
                 // stages from the library's own timings.
-                blind_deblur(image, options);  // warm-up: FFT plans, model file cache
+                deblurrer.deblur(image, options);  // warm-up: FFT plans, the network, the solvers' buffers
                 std::vector<double> full_wall, full_cpu;
                 std::vector<Timings> runs;
                 for (int i = 0; i < repeats; ++i) {
                     const Stopwatch watch;
-                    runs.push_back(blind_deblur(image, options).timings);
+                    runs.push_back(deblurrer.deblur(image, options).timings);
                     full_wall.push_back(watch.wall_s());
                     full_cpu.push_back(watch.cpu_s());
                 }
@@ -205,8 +205,8 @@ int main(int argc, char** argv) {
                     row += " " + stage_cell(runs, stage) + " |";
                 stage_rows.push_back(row);
                 if (network) {
-                    const auto file = options.model.empty() ? default_model_for_noise(0.01) : options.model;
-                    std::printf(" %.1f |", 1e3 * median_seconds(repeats, [&] { network(blurry, file, k, {}); }));
+                    const ModelBytes& bytes = deblurrer.model().network_for_noise(0.01);
+                    std::printf(" %.1f |", 1e3 * median_seconds(repeats, [&] { network(blurry, bytes, k, {}); }));
                 }
                 std::printf("\n");
                 std::fflush(stdout);

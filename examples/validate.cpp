@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
             methods.push_back({"the tool, automatic kernel size"});
         }
         BlindDeblurOptions tool_options;
-        tool_options.model = model;
+        Deblurrer deblurrer(Model::from_file(model));
         tool_options.refinement = refinement;
         KernelRefiner<float> refiner(refinement);
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
             if (tool)
                 for (int size : {k, 0}) {
                     tool_options.kernel_size = size;
-                    auto estimate = detail::estimate_kernel(ex.blurry, noise, tool_options, nullptr);
+                    auto estimate = deblurrer.estimate_kernel(ex.blurry, noise, tool_options);
                     candidates.push_back(std::move(estimate.kernel));
                     unchanged.push_back(!estimate.reliable);
                 }

@@ -40,32 +40,31 @@ deblur::Tensor<float> blurry_photo() {
 
 }  // namespace
 
-TEST_CASE("blind_deblur keeps its caches between calls, and release_thread_caches frees them without changing results") {
+TEST_CASE("a Deblurrer keeps its buffers between calls, release_buffers frees them, and results do not change") {
     const auto image = blurry_photo();
-    const auto first = deblur::blind_deblur(image);
+    deblur::Deblurrer deblurrer;
+    CHECK_FALSE(deblurrer.holds_buffers());
+    const auto first = deblurrer.deblur(image);
+    REQUIRE(first.warning.empty());
     REQUIRE(first.sharp.shape() == image.shape());
     REQUIRE(first.kernel.shape(0) % 2 == 1);
     CHECK(double(xt::sum(first.kernel)()) == doctest::Approx(1.0).epsilon(1e-4));
+    CHECK(deblurrer.holds_buffers());
 
-    auto& caches = deblur::detail::thread_caches();
-    CHECK(caches.estimator != nullptr);
-    CHECK(caches.deconvolver != nullptr);
-    CHECK(caches.refiner != nullptr);
-    const auto* deconvolver = caches.deconvolver.get();
-    const auto again = deblur::blind_deblur(image);
-    CHECK(caches.deconvolver.get() == deconvolver);  // reused, not rebuilt
+    const auto again = deblurrer.deblur(image);
     CHECK(again.kernel == first.kernel);
     CHECK(again.sharp == first.sharp);
 
-    deblur::release_thread_caches();
-    CHECK(caches.estimator == nullptr);
-    CHECK(caches.deconvolver == nullptr);
-    CHECK(caches.refiner == nullptr);
-    CHECK(caches.model_path.empty());
-
-    const auto rebuilt = deblur::blind_deblur(image);
+    deblurrer.release_buffers();
+    CHECK_FALSE(deblurrer.holds_buffers());
+    const auto rebuilt = deblurrer.deblur(image);
     CHECK(rebuilt.kernel == first.kernel);
     CHECK(rebuilt.sharp == first.sharp);
+
+    // The one-call API builds its own Deblurrer with the same default model.
+    const auto once = deblur::blind_deblur(image);
+    CHECK(once.kernel == first.kernel);
+    CHECK(once.sharp == first.sharp);
 }
 
 // A known answer for the support ladder: the sample scene blurred by a 31 px
@@ -93,7 +92,7 @@ TEST_CASE("the support ladder stops where two supports agree, and an estimate wi
     gaussian /= xt::sum(gaussian)();
     std::vector<std::string> messages;
     deblur::BlindDeblurOptions options;
-    options.network = [&](const xt::xtensor<float, 2>&, const std::filesystem::path&, int,
+    options.network = [&](const xt::xtensor<float, 2>&, const deblur::ModelBytes&, int,
                           const std::function<void(const std::string&)>&) { return gaussian; };
     options.progress = [&](const std::string& m) { messages.push_back(m); };
     const auto said = [&](const std::string& start) {

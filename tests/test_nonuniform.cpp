@@ -13,6 +13,7 @@
 #include <deblur/io/read_image.hpp>
 #include <deblur/net/model_error.hpp>
 #include <deblur/pipeline/eff_kernel_estimator.hpp>
+#include <deblur/pipeline/blind_deblur.hpp>
 #include <deblur/pipeline/kernel_field_refiner.hpp>
 #include <deblur/pipeline/nonuniform_deblur.hpp>
 

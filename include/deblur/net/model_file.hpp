@@ -21,7 +21,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -29,6 +31,7 @@
 
 #include "../core/atomic_file.hpp"
 #include "architecture.hpp"
+#include "model_bytes.hpp"
 #include "model_error.hpp"
 
 namespace deblur {
@@ -60,7 +63,7 @@ public:
 
 class ByteReader {
 public:
-    ByteReader(const std::vector<unsigned char>& bytes, std::size_t end, std::string file)
+    ByteReader(std::span<const unsigned char> bytes, std::size_t end, std::string file)
         : bytes_(bytes), end_(end), file_(std::move(file)) {}
     template <class V>
     V get(const char* what) {
@@ -83,7 +86,7 @@ public:
     std::size_t position() const { return pos_; }
 
 private:
-    const std::vector<unsigned char>& bytes_;
+    std::span<const unsigned char> bytes_;
     std::size_t end_, pos_ = 0;
     std::string file_;
 };
@@ -158,14 +161,13 @@ void save_model(Net& net, const std::filesystem::path& path, const ModelMetadata
 }
 
 // Loads parameters into `net` (which must be set up with the same
-// architecture) and returns the file's metadata. Throws ModelError, leaving
-// `net` unchanged, if the file is missing, truncated, corrupt or does not match.
+// architecture) from the bytes of a model file, `name` naming them in errors
+// (the file's path, or e.g. "the embedded default model"), and returns the
+// metadata. Throws ModelError, leaving `net` unchanged, if the bytes are
+// truncated, corrupt or do not match.
 template <class Net>
-ModelMetadata load_model(Net& net, const std::filesystem::path& path) {
-    const std::string file = path.string();
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ModelError("model file " + file + ": cannot open");
-    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+ModelMetadata load_model(Net& net, std::span<const unsigned char> bytes, const std::string& name) {
+    const std::string& file = name;
     if (bytes.size() < 8 + 4 + 8 || std::memcmp(bytes.data(), detail::model_magic, 8) != 0)
         throw ModelError("model file " + file + ": not a deblur model (bad magic)");
     const std::size_t body = bytes.size() - 8;
@@ -217,6 +219,29 @@ ModelMetadata load_model(Net& net, const std::filesystem::path& path) {
     });
     if (active) net.set_active_stages(active->first, active->second);
     return meta;
+}
+
+// The bytes of a model file; throws ModelError if it cannot be read.
+inline std::vector<unsigned char> read_model_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw ModelError("model file " + path.string() + ": is a directory");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ModelError("model file " + path.string() + ": cannot open");
+    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw ModelError("model file " + path.string() + ": cannot read");
+    return bytes;
+}
+
+// The file's bytes as a ModelBytes named by its path.
+inline ModelBytes read_model_bytes(const std::filesystem::path& path) {
+    auto storage = std::make_shared<const std::vector<unsigned char>>(read_model_file(path));
+    return ModelBytes{path.string(), *storage, storage};
+}
+
+// load_model above, on the file at `path`.
+template <class Net>
+ModelMetadata load_model(Net& net, const std::filesystem::path& path) {
+    return load_model(net, read_model_file(path), path.string());
 }
 
 }  // namespace deblur

@@ -1,20 +1,21 @@
 #pragma once
-#include <filesystem>
+#include <atomic>
 #include <functional>
 #include <string>
 #include <xtensor/xtensor.hpp>
 
+#include "../net/model_bytes.hpp"
 #include "kernel_refiner.hpp"
 
 namespace deblur {
 
-// The network's kernel estimate of a gray crop: (crop, model file,
-// kernel_size, progress) -> kernel, as KernelEstimator::estimate.
+// The network's kernel estimate of a gray crop: (crop, the model's network
+// for the crop's noise, kernel_size, progress) -> kernel, as KernelEstimator::estimate.
 using NetworkKernelEstimate = std::function<xt::xtensor<float, 2>(
-    const xt::xtensor<float, 2>&, const std::filesystem::path&, int, const std::function<void(const std::string&)>&)>;
+    const xt::xtensor<float, 2>&, const ModelBytes&, int, const std::function<void(const std::string&)>&)>;
 
+// What to do; the networks come from the Deblurrer's Model (net/model.hpp).
 struct BlindDeblurOptions {
-    std::filesystem::path model;     // empty: the shipped model for the noise level
     int kernel_size = 0;             // 0: automatic (see KernelEstimator)
     double noise = -1;               // noise std in [0,1] units; < 0: estimated from the image
     double gamma = 1;                // input = linear^(1/gamma); 2.2 for typical JPEGs, 1 for linear data
@@ -37,6 +38,9 @@ struct BlindDeblurOptions {
     double refine_agreement = 0.85;
     KernelRefinerOptions refinement;
     std::function<void(const std::string&)> progress;  // called with a line of text on long work
+    // When set, checked before every step (wherever a progress line is due):
+    // once true, the call throws deblur::Cancelled.
+    const std::atomic<bool>* cancel = nullptr;
     // Runs the network instead of KernelEstimator<> on the CPU when set, e.g.
     // deblur::cuda::network_kernel_estimate() (the network on the GPU).
     NetworkKernelEstimate network;

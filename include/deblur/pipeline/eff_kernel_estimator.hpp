@@ -34,6 +34,7 @@
 #include "../net/eff_network.hpp"
 #include "../net/linear_resize.hpp"
 #include "../net/load_model_parameters.hpp"
+#include "../net/model_bytes.hpp"
 #include "../net/model_error.hpp"
 #include "../net/model_file.hpp"
 
@@ -46,13 +47,14 @@ public:
 
     // Loads an EFF model or a uniform model of the same feature layout; throws
     // ModelError (the EFF architecture's message) if it is neither.
-    explicit EFFKernelEstimator(const std::filesystem::path& model) : net_(std::make_unique<Net>()) {
+    explicit EFFKernelEstimator(const std::filesystem::path& model) : EFFKernelEstimator(read_model_bytes(model)) {}
+    explicit EFFKernelEstimator(const ModelBytes& model) : net_(std::make_unique<Net>()) {
         net_->setup(0);
         try {
-            metadata_ = load_model(*net_, model);
+            metadata_ = load_model(*net_, model.bytes, model.name);
         } catch (const ModelError& eff_error) {
             try {
-                metadata_ = load_model_parameters<UniformNet>(*net_, model);
+                metadata_ = load_model_parameters<UniformNet>(*net_, model.bytes, model.name);
                 from_uniform_ = true;
             } catch (const ModelError&) {
                 throw eff_error;
@@ -62,7 +64,6 @@ public:
         if (auto it = metadata_.find("trained_scales"); it != metadata_.end())
             trained_scales_ = std::clamp<std::size_t>(std::stoul(it->second), 1, Net::scale_count);
     }
-
     const ModelMetadata& metadata() const { return metadata_; }
     // Whether the file was a uniform model (its parameters in the EFF network).
     bool from_uniform_model() const { return from_uniform_; }

@@ -28,6 +28,7 @@
 #include "../blur/crop_kernel.hpp"
 #include "../net/default_network.hpp"
 #include "../net/linear_resize.hpp"
+#include "../net/model_bytes.hpp"
 #include "../net/model_file.hpp"
 
 namespace deblur {
@@ -38,10 +39,12 @@ public:
     using Kernel = xt::xtensor<float, 2>;
     using Progress = std::function<void(const std::string&)>;
 
-    // Loads the model; throws ModelError if it is missing, corrupt or of another architecture.
-    explicit KernelEstimator(const std::filesystem::path& model) {
+    // Loads the model (a file, or its bytes); throws ModelError if it is
+    // missing, corrupt or of another architecture.
+    explicit KernelEstimator(const std::filesystem::path& model) : KernelEstimator(read_model_bytes(model)) {}
+    explicit KernelEstimator(const ModelBytes& model) {
         net_.setup(0);
-        metadata_ = load_model(net_, model);
+        metadata_ = load_model(net_, model.bytes, model.name);
         // Models trained scale by scale record how many scales are trained.
         trained_scales_ = Net::scale_count;
         if (auto it = metadata_.find("trained_scales"); it != metadata_.end())

@@ -2,7 +2,8 @@
 // Blind deblurring of spatially-varying camera shake (the paper's Section 5.3,
 // issue 7):
 //
-//   auto result = deblur::nonuniform_deblur(image, options);  // C x H x W in [0, 1]
+//   auto result = deblur::nonuniform_deblur(image, options);  // C x H x W in [0, 1]; the default model
+//   auto result = deblur::nonuniform_deblur(image, options, deblur::Model::from_file("my.dbm"));
 //   result.sharp, result.kernels (patches x S x S), result.grid_rows, result.grid_cols
 //
 // Steps, on the luminance:
@@ -37,11 +38,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <map>
-#include <memory>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
@@ -50,15 +48,20 @@
 #include "../blur/camera_pose_grid.hpp"
 #include "../blur/center_kernel.hpp"
 #include "../blur/eff_grid.hpp"
+#include "../core/cancelled.hpp"
 #include "../core/tensor.hpp"
 #include "../deconv/eff_deconvolver.hpp"
 #include "../eval/kernel_similarity.hpp"
-#include "blind_deblur.hpp"
+#include "../net/model.hpp"
+#include "../net/model_file.hpp"
 #include "eff_kernel_estimator.hpp"
+#include "estimation_window.hpp"
+#include "kernel_estimate.hpp"
 #include "kernel_field_refiner.hpp"
 #include "kernel_refiner.hpp"
-#include "model_directory.hpp"
+#include "noise_level.hpp"
 #include "nonuniform_deblur_options.hpp"
+#include "workspace.hpp"
 
 namespace deblur {
 
@@ -71,14 +74,6 @@ struct NonuniformDeblurResult {
     std::size_t empty_patches = 0;       // kernels the projection left empty (set to the delta)
     std::string warning;                 // as BlindDeblurResult::warning
 };
-
-// The field network's model: options.field_model, else models/nonuniform.dbm
-// when shipped, else the uniform model for the noise level.
-inline std::filesystem::path nonuniform_model_for_noise(double sigma) {
-    const auto dir = model_directory();
-    if (sigma <= 0.03 && std::filesystem::exists(dir / "nonuniform.dbm")) return dir / "nonuniform.dbm";
-    return default_model_for_noise(sigma);
-}
 
 // The support S of the local kernels for a uniform kernel of this size (step 1).
 inline int field_support(const xt::xtensor<float, 2>& uniform_kernel, int network_kernel) {
@@ -114,34 +109,10 @@ inline xt::xtensor<float, 2> pad_kernel(const xt::xtensor<float, 2>& k, std::siz
     return center_kernel(xt::xtensor<float, 2>(out / xt::sum(out)()));
 }
 
-// The field network of the last model file used on this thread (as cached_estimator).
-inline EFFKernelEstimator<>& cached_field_estimator(const std::filesystem::path& model) {
-    thread_local std::filesystem::path path;
-    thread_local std::unique_ptr<EFFKernelEstimator<>> estimator;
-    if (!estimator || path != model) {
-        estimator.reset();
-        estimator = std::make_unique<EFFKernelEstimator<>>(model);
-        path = model;
-    }
-    return *estimator;
-}
-
-// The camera-motion basis for a grid and support, kept per thread (building it costs ~0.1 s).
-inline const CameraMotionBasis<float>& cached_basis(const EFFGrid& grid, int support) {
-    thread_local std::map<std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, int>,
-                          std::unique_ptr<CameraMotionBasis<float>>> cache;
-    const auto key = std::make_tuple(grid.rows(), grid.cols(), grid.grid_rows(), grid.grid_cols(), support);
-    auto& slot = cache[key];
-    if (!slot) {
-        if (cache.size() > 8) {  // a handful of sizes at most in one run; do not grow without bound
-            auto keep = std::move(slot);
-            cache.clear();
-            slot = std::move(keep);
-        }
-        const auto s = static_cast<std::size_t>(support);
-        slot = std::make_unique<CameraMotionBasis<float>>(grid, CameraPoseGrid::for_kernel(grid, s, s), s, s);
-    }
-    return *slot;
+// The camera-motion basis for the field of `support` px kernels on a latent grid.
+inline CameraMotionBasis<float> motion_basis(const EFFGrid& grid, int support) {
+    const auto s = static_cast<std::size_t>(support);
+    return CameraMotionBasis<float>(grid, CameraPoseGrid::for_kernel(grid, s, s), s, s);
 }
 
 }  // namespace detail
@@ -152,7 +123,8 @@ inline const CameraMotionBasis<float>& cached_basis(const EFFGrid& grid, int sup
 // given) receives the number of kernels the projection left empty.
 inline Tensor<float> estimate_kernel_field(const xt::xtensor<float, 2>& gray, double noise,
                                            const xt::xtensor<float, 2>& uniform_kernel,
-                                           const NonuniformDeblurOptions& options, std::size_t* empty_patches = nullptr) {
+                                           const NonuniformDeblurOptions& options, std::size_t* empty_patches = nullptr,
+                                           const Model& model = Model::default_model()) {
     const int support = field_support(uniform_kernel, 17);
     const auto say = [&](const std::string& s) { if (options.base.progress) options.base.progress(s); };
     const std::size_t h = gray.shape(0), w = gray.shape(1), rows = options.grid_rows, cols = options.grid_cols;
@@ -164,9 +136,10 @@ inline Tensor<float> estimate_kernel_field(const xt::xtensor<float, 2>& gray, do
     if (refine_field && options.field_from_uniform && !options.refine_patches) {
         field = make_tensor<float>(rows * cols, s, s);  // the network's field would be replaced unused
     } else {
-        const auto model = options.field_model.empty() ? nonuniform_model_for_noise(noise) : options.field_model;
-        auto& estimator = detail::cached_field_estimator(model);
-        say("field model " + model.string() + (estimator.from_uniform_model() ? " (a uniform model's parameters)" : ""));
+        const ModelBytes network =
+            options.field_model.empty() ? model.field_network_for_noise(noise) : read_model_bytes(options.field_model);
+        EFFKernelEstimator<> estimator(network);
+        say("field model " + network.name + (estimator.from_uniform_model() ? " (a uniform model's parameters)" : ""));
         field = estimator.estimate(gray, rows, cols, support, options.max_network_side, options.base.progress);
     }
 
@@ -201,7 +174,7 @@ inline Tensor<float> estimate_kernel_field(const xt::xtensor<float, 2>& gray, do
     }
     if (refine_field) {
         const EFFGrid latent = EFFDeconvolver<float>::latent_grid(h, w, s, s, rows, cols);
-        const auto& basis = detail::cached_basis(latent, support);
+        const auto basis = detail::motion_basis(latent, support);
         if (options.field_from_uniform) {
             const xt::xtensor<float, 2> start = detail::pad_kernel(uniform_kernel, s);
             for (std::size_t p = 0; p < rows * cols; ++p) xt::view(field, p, xt::all(), xt::all()) = start;
@@ -226,7 +199,7 @@ inline Tensor<float> estimate_kernel_field(const xt::xtensor<float, 2>& gray, do
         }
     } else if (options.project) {
         const EFFGrid latent = EFFDeconvolver<float>::latent_grid(h, w, s, s, rows, cols);
-        const auto& basis = detail::cached_basis(latent, support);
+        const auto basis = detail::motion_basis(latent, support);
         say("projecting onto the camera-motion basis (" + std::to_string(basis.size()) + " poses, eta " +
             std::to_string(options.eta) + ")");
         auto projection = basis.project(field, options.eta, options.projection_iterations);
@@ -242,8 +215,12 @@ inline Tensor<float> estimate_kernel_field(const xt::xtensor<float, 2>& gray, do
     return field;
 }
 
-inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, const NonuniformDeblurOptions& options = {}) {
+inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, const NonuniformDeblurOptions& nonuniform_options = {},
+                                               const Model& model = Model::default_model()) {
     detail::check_image(image, "deblur::nonuniform_deblur");
+    if (nonuniform_options.base.cancel && nonuniform_options.base.cancel->load()) throw Cancelled();
+    NonuniformDeblurOptions options = nonuniform_options;
+    options.base.progress = detail::checking_cancel(options.base.progress, options.base.cancel);
     const BlindDeblurOptions& base = options.base;
     if (!(base.gamma > 0)) throw std::invalid_argument("deblur::nonuniform_deblur: gamma must be positive");
     const auto say = [&](const std::string& s) { if (base.progress) base.progress(s); };
@@ -264,7 +241,8 @@ inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, cons
                                                 xt::range(window.col, window.col + window.cols));
     BlindDeblurOptions uniform = base;
     if (!options.uniform_tail_pruning) uniform.refinement.tail_prune = 0;
-    auto estimate = detail::estimate_kernel(crop, result.noise, uniform, nullptr);
+    detail::Workspace workspace;
+    auto estimate = detail::estimate_kernel(crop, result.noise, uniform, model, workspace, nullptr);
     result.uniform_kernel = std::move(estimate.kernel);
     if (!estimate.reliable) {  // a texture-free crop or a failed estimate: the photo as it was, delta kernels
         result.warning = estimate.note + "; the image is returned unchanged";
@@ -275,7 +253,7 @@ inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, cons
     const int support = field_support(result.uniform_kernel, 17);
     say("uniform kernel " + std::to_string(result.uniform_kernel.shape(0)) + " px: local kernels of " +
         std::to_string(support) + " px");
-    result.kernels = estimate_kernel_field(gray, result.noise, result.uniform_kernel, options, &result.empty_patches);
+    result.kernels = estimate_kernel_field(gray, result.noise, result.uniform_kernel, options, &result.empty_patches, model);
 
     say("deconvolving " + std::to_string(image.shape(0)) + " channel(s) with the kernel field");
     result.sharp = EFFDeconvolver<float>(DeconvOptions::for_noise(result.noise), options.cg_iterations)

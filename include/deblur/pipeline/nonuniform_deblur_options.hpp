@@ -9,7 +9,7 @@ namespace deblur {
 
 // Settings of nonuniform_deblur (nonuniform_deblur.hpp). `base` holds what the
 // uniform pipeline also uses (noise, gamma, estimation window, refinement
-// settings, progress) and, in base.model, the uniform model of step 1.
+// settings, progress); the networks come from nonuniform_deblur's Model.
 struct NonuniformDeblurOptions {
     BlindDeblurOptions base;
     std::size_t grid_rows = 3, grid_cols = 3;  // EFF patches per axis
@@ -17,7 +17,7 @@ struct NonuniformDeblurOptions {
     // default (tail_prune = 0 there): the field started from such a kernel
     // measured 0.66 dB worse on held-out photos (BENCHMARKS.md, bench/nonuniform).
     bool uniform_tail_pruning = false;
-    std::filesystem::path field_model;  // the network of step 2; empty: models/nonuniform.dbm if shipped, else the uniform model
+    std::filesystem::path field_model;  // the network of step 2; empty: the Model's field network
     bool refine_patches = false;        // step 3: refine each local kernel classically on its patch ...
     bool start_from_uniform = false;    // ... started from step 1's kernel instead of the network's local kernel,
     KernelRefinerOptions patch_refinement;  // ... with these settings

@@ -1,0 +1,147 @@
+#pragma once
+// The kernel estimate shared by the uniform and the spatially-varying
+// pipelines (Deblurrer, nonuniform_deblur): the network, then the classical
+// refinement on a ladder of supports, with a verdict on its reliability.
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
+
+#include "../blur/crop_kernel.hpp"
+#include "../core/tensor.hpp"
+#include "../eval/kernel_similarity.hpp"
+#include "../net/model.hpp"
+#include "blind_deblur_options.hpp"
+#include "blind_deblur_timings.hpp"
+#include "kernel_estimator.hpp"
+#include "kernel_refiner.hpp"
+#include "texture.hpp"
+#include "workspace.hpp"
+
+namespace deblur {
+
+// What a kernel estimation found: the kernel, and whether it can be trusted.
+struct KernelEstimate {
+    xt::xtensor<float, 2> kernel;  // odd square, sum 1, convolution convention
+    // False for a texture-free image (a 1 x 1 kernel) and when no two
+    // supports of the ladder agreed (BlindDeblurOptions): the deblurring
+    // calls then return the image unchanged, saying `note`.
+    bool reliable = true;
+    std::string note;  // why it is not reliable
+    double noise = 0;  // the noise level the kernel was estimated with
+};
+
+namespace detail {
+
+// Throws unless the image (a tensor of any rank) has values, all finite.
+template <class E>
+void check_image(const E& image, const char* who) {
+    if (image.size() == 0) throw std::invalid_argument(std::string(who) + ": empty image");
+    for (float v : image)
+        if (!std::isfinite(v)) throw std::invalid_argument(std::string(who) + ": the image contains NaN or infinity");
+}
+
+inline xt::xtensor<float, 2> luminance(const Tensor<float>& image) {
+    if (image.shape(0) >= 3)
+        return 0.299f * xt::view(image, 0, xt::all(), xt::all()) + 0.587f * xt::view(image, 1, xt::all(), xt::all()) +
+               0.114f * xt::view(image, 2, xt::all(), xt::all());
+    return xt::view(image, 0, xt::all(), xt::all());
+}
+
+inline constexpr const char* texture_free_warning =
+    "the image has no texture above its noise to estimate a blur from: the kernel is a delta";
+
+// The largest kernel support the refinement takes on a crop: odd, at most half its shorter side.
+inline int largest_support(const xt::xtensor<float, 2>& crop) {
+    const int limit = static_cast<int>(std::min(crop.shape(0), crop.shape(1)) / 2);
+    return std::max(3, limit % 2 ? limit : limit - 1);
+}
+
+// The refinement on a ladder of supports (automatic size): each support is
+// refine_ladder_growth times the previous one, the first refine_growth times
+// the network's kernel, the last at most half the crop. A kernel is accepted
+// when it lies inside its support (kernel_fits_support) and agrees with the
+// previous support's kernel (kernel_similarity >= refine_agreement): a blur
+// that a support holds comes out the same on a larger one, while a failed
+// estimate spreads noise that changes with the support. The smaller of the
+// two is kept when it fits too. Each refinement starts from the network's
+// kernel, so an error on one support does not carry over to the next.
+inline KernelEstimate refine_on_ladder(KernelRefiner<float>& refiner, const xt::xtensor<float, 2>& crop,
+                                       const xt::xtensor<float, 2>& network_kernel, double noise,
+                                       const BlindDeblurOptions& options) {
+    const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
+    const int largest = largest_support(crop);
+    std::vector<int> ladder{std::min(largest, KernelRefiner<float>::support_for(network_kernel.shape(0), options.refine_growth))};
+    while (ladder.back() < largest && int(ladder.size()) < options.refine_ladder_steps)
+        ladder.push_back(std::min(largest, KernelRefiner<float>::support_for(std::size_t(ladder.back()), options.refine_ladder_growth)));
+    const auto trimmed = [](const xt::xtensor<float, 2>& k) { return crop_kernel_to_support(k, 0.0, 1); };
+
+    xt::xtensor<float, 2> previous = refiner.refine(crop, network_kernel, ladder[0], noise, options.progress);
+    if (ladder.size() == 1) {
+        if (kernel_fits_support(previous)) return {trimmed(previous), true, {}};
+        return {trimmed(previous), false,
+                "the kernel fills its " + std::to_string(ladder[0]) + " px support, the largest this image allows"};
+    }
+    xt::xtensor<float, 2> least_filled = previous;
+    for (std::size_t i = 1; i < ladder.size(); ++i) {
+        const auto k = refiner.refine(crop, network_kernel, ladder[i], noise, options.progress);
+        const bool fits = kernel_fits_support(k);
+        const double agreement = kernel_similarity(trimmed(k), trimmed(previous));
+        say("kernels on " + std::to_string(ladder[i - 1]) + " and " + std::to_string(ladder[i]) + " px supports: similarity " +
+            std::to_string(agreement) + (fits ? "" : ", the larger fills its support"));
+        if (fits && agreement >= options.refine_agreement)
+            return {trimmed(kernel_fits_support(previous) ? previous : k), true, {}};
+        if (kernel_outer_mass(k) < kernel_outer_mass(least_filled)) least_filled = k;
+        previous = k;
+    }
+    return {trimmed(least_filled), false,
+            "the kernels on supports of " + std::to_string(ladder.front()) + " to " + std::to_string(ladder.back()) +
+                " px disagree: the blur could not be estimated reliably"};
+}
+
+// The kernel of a gray crop (intensities in [0, 1], linear) with noise level
+// `noise`: the model's network for that noise, then, unless options.refine is
+// off or the noise is above options.refine_max_noise, the classical
+// refinement (on the ladder of supports, or on options.kernel_size). Says
+// whether the estimate is reliable, and adds the network's and the
+// refinement's times to `timings` when given.
+inline KernelEstimate estimate_kernel(const xt::xtensor<float, 2>& crop, double noise, const BlindDeblurOptions& options,
+                                      const Model& model, Workspace& workspace, BlindDeblurTimings* timings) {
+    StageClock clock;
+    if (!(options.refine_growth > 0) || !std::isfinite(options.refine_growth) || !(options.refine_ladder_growth > 1) ||
+        !std::isfinite(options.refine_ladder_growth) || options.refine_ladder_steps < 1 ||
+        !(options.refine_agreement >= 0 && options.refine_agreement <= 1))
+        throw std::invalid_argument("deblur::estimate_kernel: refine_growth must be positive, refine_ladder_growth above 1, "
+                                    "refine_ladder_steps at least 1 and refine_agreement in [0, 1]");
+    const auto say = [&](const std::string& s) { if (options.progress) options.progress(s); };
+    if (is_texture_free(crop, noise)) {
+        say(texture_free_warning);
+        return {xt::xtensor<float, 2>{{1.0f}}, false, texture_free_warning, noise};
+    }
+    const ModelBytes& network = model.network_for_noise(noise);
+    say("model " + network.name);
+    KernelEstimate estimate{options.network ? options.network(crop, network, options.kernel_size, options.progress)
+                                            : workspace.estimator(network).estimate(crop, options.kernel_size, options.progress),
+                            true, {}, noise};
+    clock.lap(timings ? &timings->network : nullptr);
+    if (options.refine && noise > options.refine_max_noise)
+        say("noise above " + std::to_string(options.refine_max_noise) + ": the network's kernel is used unrefined");
+    if (options.refine && noise <= options.refine_max_noise) {
+        KernelRefiner<float>& refiner = workspace.refiner(options.refinement);
+        if (options.kernel_size > 0) {
+            const int size = std::min(largest_support(crop), options.kernel_size | 1);
+            estimate.kernel = crop_kernel_to_support(refiner.refine(crop, estimate.kernel, size, noise, options.progress), 0.0, 1);
+        } else {
+            estimate = refine_on_ladder(refiner, crop, estimate.kernel, noise, options);
+            estimate.noise = noise;
+        }
+        clock.lap(timings ? &timings->refinement : nullptr);
+    }
+    return estimate;
+}
+
+}  // namespace detail
+}  // namespace deblur

@@ -1,0 +1,57 @@
+#pragma once
+// What a Deblurrer keeps between calls (deblurrer.hpp): the networks it built
+// from its model, with their buffers, so repeated calls (frames, benchmarks)
+// neither reload a network nor fault in fresh pages for every layer; and the
+// deconvolver and refiner, whose buffers (at 2048^2 some 200 MB of canvases
+// and spectra; a few MB for the refiner) would otherwise be faulted in afresh
+// on every call, which measured ~3 ms per MB on the 2-core machine. They stay
+// allocated at the size of the largest image seen, until clear().
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "../deconv/deconv_options.hpp"
+#include "../deconv/hyper_laplacian.hpp"
+#include "../net/model_bytes.hpp"
+#include "kernel_estimator.hpp"
+#include "kernel_refiner.hpp"
+
+namespace deblur::detail {
+
+class Workspace {
+public:
+    // The network of `model`, built on first use. Networks are told apart by
+    // their bytes' address (kept alive here, so it cannot be reused).
+    KernelEstimator<>& estimator(const ModelBytes& model) {
+        auto& entry = estimators_[model.bytes.data()];
+        if (!entry.second || entry.first.bytes.size() != model.bytes.size()) {
+            entry.second.reset();  // a failed load below must not leave a stale entry
+            entry.second = std::make_unique<KernelEstimator<>>(model);
+            entry.first = model;
+        }
+        return *entry.second;
+    }
+
+    HyperLaplacianDeconvolver<float>& deconvolver(const DeconvOptions& options) {
+        if (!deconvolver_) deconvolver_ = std::make_unique<HyperLaplacianDeconvolver<float>>();
+        deconvolver_->set_options(options);
+        return *deconvolver_;
+    }
+
+    KernelRefiner<float>& refiner(const KernelRefinerOptions& options) {
+        if (!refiner_) refiner_ = std::make_unique<KernelRefiner<float>>();
+        refiner_->set_options(options);
+        return *refiner_;
+    }
+
+    // Whether anything is kept (for tests).
+    bool empty() const { return estimators_.empty() && !deconvolver_ && !refiner_; }
+    void clear() { *this = Workspace(); }
+
+private:
+    std::map<const unsigned char*, std::pair<ModelBytes, std::unique_ptr<KernelEstimator<>>>> estimators_;
+    std::unique_ptr<HyperLaplacianDeconvolver<float>> deconvolver_;
+    std::unique_ptr<KernelRefiner<float>> refiner_;
+};
+
+}  // namespace deblur::detail
