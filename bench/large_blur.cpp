@@ -42,7 +42,7 @@
 // +-max-shift px, then quarter pixels around it, bilinear; found on the
 // luminance), on the interior K/2 + 10 px from each side. Kernel similarity
 // (eval/kernel_similarity.hpp) of the tool's kernel (read back from its
-// kernel picture, 8-bit) and of IPOL's kernel with the true one; "extent" is
+// OUTPUT.kernel.png, 16-bit) and of IPOL's kernel with the true one; "extent" is
 // the side of the bounding box of a kernel's taps above 5 % of its peak,
 // "span" that of all its taps; "tool supports" are the kernel supports the
 // tool tried, read from its progress lines (tool_supports).
@@ -67,6 +67,7 @@
 #include <deblur/blur/camera_shake_sampler.hpp>
 #include <deblur/blur/noise.hpp>
 #include <deblur/eval/kernel_similarity.hpp>
+#include <deblur/io/kernel_file.hpp>
 #include <deblur/io/read_image.hpp>
 #include <deblur/io/write_image.hpp>
 #include <deblur/net/linear_resize.hpp>
@@ -145,25 +146,6 @@ int extent(const Kernel& k, float fraction = 0.05f) {
         for (int c = 0; c < int(k.shape(1)); ++c)
             if (k(r, c) > fraction * peak) r_lo = std::min(r_lo, r), r_hi = std::max(r_hi, r), c_lo = std::min(c_lo, c), c_hi = std::max(c_hi, c);
     return r_hi < 0 ? 0 : std::max(r_hi - r_lo, c_hi - c_lo) + 1;
-}
-
-// The kernel behind the tool's kernel picture (examples/deblur.cpp: each tap an
-// n x n block, n = max(1, 256 / K)): the smallest K whose blocks are all constant.
-Kernel kernel_from_picture(const Image& picture) {
-    const std::size_t side = picture.shape(1);
-    for (std::size_t K = 1; K <= side; K += 2) {
-        const std::size_t n = std::max<std::size_t>(1, 256 / K);
-        if (K * n != side || picture.shape(2) != side) continue;
-        bool constant = true;
-        for (std::size_t r = 0; r < side && constant; ++r)
-            for (std::size_t c = 0; c < side && constant; ++c) constant = picture(0, r, c) == picture(0, r - r % n, c - c % n);
-        if (!constant) continue;
-        Kernel k = Kernel::from_shape({K, K});
-        for (std::size_t r = 0; r < K; ++r)
-            for (std::size_t c = 0; c < K; ++c) k(r, c) = picture(0, r * n, c * n);
-        return k;
-    }
-    return {};
 }
 
 // The kernel supports the tool tried, from its progress lines: the network's
@@ -449,12 +431,13 @@ int main(int argc, char** argv) {
                 row.tool_s = run(quoted(tool) + " " + quoted(input) + " " + quoted(out), work / (stem + "-tool.log"));
                 if (std::isfinite(row.tool_s)) {
                     row.tool = score(out);
-                    const Kernel estimate = kernel_from_picture(
-                        deblur::io::read_image(fs::path(out).replace_extension(".kernel.png")).pixels);
-                    if (estimate.size() > 0) {
+                    try {
+                        const Kernel estimate = deblur::io::read_kernel(fs::path(out).replace_extension(".kernel.png"));
                         row.tool_size = int(estimate.shape(0));
                         row.tool_extent = extent(estimate);
                         row.tool_sim = deblur::kernel_similarity(estimate, kernel);
+                    } catch (const deblur::io::ImageError&) {
+                        // missing or unreadable: no kernel figures for this row
                     }
                     row.supports = tool_supports(work / (stem + "-tool.log"));
                 }

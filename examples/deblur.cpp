@@ -1,8 +1,12 @@
 // deblur: estimates the camera-shake kernel of a blurry photo and writes the
-// sharp image plus the kernel as a picture.
+// sharp image plus the kernel as data: OUTPUT.kernel.png holds it at its own
+// size, 16-bit, scaled to its maximum (deblur/io/kernel_file.hpp), so that
+// `--kernel` or another program can read it back.
 //
 //   deblur shaken.jpg sharp.png            # writes sharp.png and sharp.kernel.png
-//   deblur --kernel k.png in.tif out.tif   # known kernel: non-blind only
+//   deblur shaken.jpg sharp.png --kernel-out k.csv --kernel-preview k-big.png
+//                                          # also the kernel as text, and magnified for looking at
+//   deblur --kernel k.csv in.tif out.tif   # known kernel (.png, .tif, .pfm, .csv): non-blind only
 //   deblur --nonuniform --grid 3x3 shaken.jpg sharp.png   # spatially-varying blur: sharp.kernels.png
 //   deblur --device cuda shaken.jpg sharp.png   # the network on the GPU
 #include <CLI/CLI.hpp>
@@ -10,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -22,10 +27,12 @@
 #include <deblur/core/atomic_file.hpp>
 #include <deblur/fft/fftw.hpp>
 #include <deblur/io/color.hpp>
+#include <deblur/io/kernel_file.hpp>
 #include <deblur/io/read_image.hpp>
 #include <deblur/io/write_image.hpp>
 #include <deblur/net/model_error.hpp>
-#include <deblur/pipeline/blind_deblur.hpp>
+#include <deblur/net/model.hpp>
+#include <deblur/pipeline/deblurrer.hpp>
 #include <deblur/pipeline/nonuniform_deblur.hpp>
 
 #include "command_line.hpp"
@@ -45,7 +52,8 @@ deblur::io::SampleType output_sample_type(const deblur::io::ImageInfo& in, const
     return in.bit_depth > 8 ? SampleType::uint16 : SampleType::uint8;
 }
 
-// The kernel as a picture: scaled to its maximum, each tap an n x n block.
+// The kernel as a picture to look at (--kernel-preview): scaled to its
+// maximum, each tap an n x n block.
 deblur::Tensor<float> kernel_picture(const xt::xtensor<float, 2>& k) {
     const std::size_t n = std::max<std::size_t>(1, 256 / k.shape(0));
     auto pic = deblur::make_tensor<float>(1, k.shape(0) * n, k.shape(1) * n);
@@ -86,18 +94,6 @@ std::pair<std::size_t, std::size_t> parse_grid(const std::string& text) {
     return {rows, cols};
 }
 
-xt::xtensor<float, 2> read_kernel(const fs::path& file) {
-    const auto image = deblur::io::read_image(file);
-    const auto gray = deblur::io::to_gray(image.pixels);
-    xt::xtensor<float, 2> k = xt::view(gray, 0, xt::all(), xt::all());
-    if (k.shape(0) % 2 == 0 || k.shape(1) % 2 == 0)
-        throw std::invalid_argument("kernel " + file.string() + ": width and height must be odd");
-    if (xt::amin(k)() < 0) throw std::invalid_argument("kernel " + file.string() + ": negative values");
-    const float sum = xt::sum(k)();
-    if (!(sum > 0)) throw std::invalid_argument("kernel " + file.string() + ": all zero");
-    return k / sum;
-}
-
 fs::path folder_of(const fs::path& file) { return file.has_parent_path() ? file.parent_path() : fs::path("."); }
 
 // Whether two paths name one file (through links too); false when either is missing.
@@ -106,14 +102,26 @@ bool same_file(const fs::path& a, const fs::path& b) {
     return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec) && !ec;
 }
 
+// A file the run writes besides the result: what goes in it, its name, what
+// it is called in messages and, once the work is done, its contents.
+struct Output {
+    enum class Content { kernel, kernel_field, kernel_preview } content;
+    fs::path file;
+    std::string role;
+    std::vector<unsigned char> bytes = {};
+};
+
 // Fails before any work on an output the run could not write or must not
-// overwrite: a wrong extension, a missing or read-only folder, the input
-// itself are reported at once (naming the user's file), not after minutes.
-void check_writable(const fs::path& file, const fs::path& input) {
+// overwrite: a wrong extension (`kernel_data`: those of kernel files, .csv
+// too), a missing or read-only folder, the input itself are reported at once
+// (naming the user's file), not after minutes.
+void check_writable(const fs::path& file, const fs::path& input, bool kernel_data = false) {
     using deblur::io::ImageError;
     const auto format = deblur::io::format_from_extension(file);
-    if (!format || *format == deblur::io::ImageFormat::jpeg)
-        throw ImageError(file, "cannot be written: the extension must be .png, .tif, .tiff or .pfm");
+    if (kernel_data ? !deblur::io::kernel_format_from_extension(file)
+                    : !format || *format == deblur::io::ImageFormat::jpeg)
+        throw ImageError(file, std::string("cannot be written: the extension must be .png, .tif, .tiff") +
+                                   (kernel_data ? ", .pfm or .csv" : " or .pfm"));
     const fs::path folder = folder_of(file);
     std::error_code ec;
     if (!fs::is_directory(folder, ec)) throw ImageError(file, "cannot be written: no folder " + folder.string());
@@ -125,6 +133,21 @@ void check_writable(const fs::path& file, const fs::path& input) {
     } catch (const deblur::FileWriteError& e) {
         throw ImageError(file, e.problem());
     }
+}
+
+// Two outputs of one name would overwrite each other: refused before any
+// work. `outputs`: the files and what they are called in messages.
+void check_distinct(const std::vector<std::pair<fs::path, std::string>>& outputs) {
+    const auto key = [](const fs::path& file) {
+        std::error_code ec;
+        const fs::path canonical = fs::weakly_canonical(fs::absolute(file, ec), ec);
+        return ec ? fs::absolute(file, ec).lexically_normal() : canonical;
+    };
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (key(outputs[i].first) == key(outputs[j].first) || same_file(outputs[i].first, outputs[j].first))
+                throw deblur::io::ImageError(outputs[i].first, "is named as " + outputs[j].second + " and as " +
+                                                                   outputs[i].second + ": give each output its own name");
 }
 
 // The option values, before any work: one "deblur:" line naming the option.
@@ -151,31 +174,35 @@ void check_kernel_size(const deblur::BlindDeblurOptions& options, std::size_t wi
                                         " x " + std::to_string(height) + " image (half its estimation window)");
 }
 
-// Writes the result and the kernel picture so that a failure changes neither:
-// the picture goes to a hidden name first and takes its place only once the
-// result is written (each write is atomic on its own). Errors name the
-// user's files, not the hidden one.
-void write_outputs(const fs::path& output, const std::vector<unsigned char>& sharp, const fs::path& kernel_output,
-                   const std::vector<unsigned char>& kernel) {
-    const fs::path pending = deblur::detail::temporary_sibling(kernel_output, 0);
-    const deblur::detail::TemporaryFileGuard guard(pending);
-    std::error_code ignored;
+// Writes the result and the other outputs so that a failure changes none of
+// them: the others go to hidden names first and take their places only once
+// the result is written (each write is atomic on its own; only a rename that
+// fails after another succeeded, unlikely in folders checked writable before
+// the work, would leave some replaced). Errors name the user's files, not the
+// hidden ones.
+void write_outputs(const fs::path& output, const std::vector<unsigned char>& sharp, const std::vector<Output>& others) {
+    std::vector<fs::path> pending;
+    std::deque<deblur::detail::TemporaryFileGuard> guards;  // removed by a signal until renamed
     try {
-        deblur::write_file_atomically(pending, kernel);
-    } catch (const deblur::FileWriteError& e) {
-        throw deblur::io::ImageError(kernel_output, e.problem());
-    }
-    try {
+        for (const Output& o : others) {
+            pending.push_back(deblur::detail::temporary_sibling(o.file, 0));
+            guards.emplace_back(pending.back());
+            try {
+                deblur::write_file_atomically(pending.back(), o.bytes);
+            } catch (const deblur::FileWriteError& e) {
+                throw deblur::io::ImageError(o.file, e.problem());
+            }
+        }
         deblur::io::write_file_atomically(output, sharp);
+        for (std::size_t i = 0; i < others.size(); ++i) {
+            std::error_code ec;
+            fs::rename(pending[i], others[i].file, ec);
+            if (ec) throw deblur::io::ImageError(others[i].file, "cannot replace the file: " + ec.message());
+        }
     } catch (...) {
-        fs::remove(pending, ignored);
+        std::error_code ignored;
+        for (const fs::path& p : pending) fs::remove(p, ignored);
         throw;
-    }
-    std::error_code ec;
-    fs::rename(pending, kernel_output, ec);
-    if (ec) {
-        fs::remove(pending, ignored);
-        throw deblur::io::ImageError(kernel_output, "cannot replace the file: " + ec.message());
     }
 }
 
@@ -183,7 +210,7 @@ void write_outputs(const fs::path& output, const std::vector<unsigned char>& sha
 
 int main(int argc, char** argv) {
     CLI::App app{"Blind deblurring of camera shake with a learned kernel estimator"};
-    fs::path input, output, kernel_file;
+    fs::path input, output, kernel_file, kernel_out, kernel_preview, model_file;
     deblur::BlindDeblurOptions options;
     int threads = 0;
     fs::path wisdom_file;
@@ -193,13 +220,24 @@ int main(int argc, char** argv) {
     deblur::NonuniformDeblurOptions nonuniform_options;
     std::string device = "cpu";
     app.add_option("input", input, "Blurry photo (PNG, JPEG, TIFF or PFM)")->required();
-    app.add_option("output", output, "Sharp result (.png, .tif or .pfm); the kernel goes to OUTPUT.kernel.png")->required();
+    app.add_option("output", output,
+                   "Sharp result (.png, .tif or .pfm); the kernel goes to OUTPUT.kernel.png, at its own size, 16-bit, "
+                   "scaled to its maximum")
+        ->required();
     app.add_option("--kernel-size", options.kernel_size,
                    "Largest blur in pixels: 0 (choose automatically) or odd, from 3 to half the image")
         ->capture_default_str();
     app.add_option("--noise", options.noise, "Noise standard deviation, 0..1 (default: estimated from the image)");
-    app.add_option("--model", options.model, "Model file (default: the shipped model for the noise level)");
-    app.add_option("--kernel", kernel_file, "Use this kernel image instead of estimating one");
+    app.add_option("--model", model_file, "Model file (default: the shipped models, built into the program; by noise level)");
+    app.add_option("--kernel", kernel_file,
+                   "Use this kernel instead of estimating one: an image (.png, .tif, .pfm, ...; colour is taken as gray) "
+                   "or .csv text (one row per line), normalised to sum 1");
+    app.add_option("--kernel-out", kernel_out,
+                   "Also write the kernel to this file: .png (16-bit, scaled to its maximum), .tif, .tiff or .pfm "
+                   "(float, sum 1) or .csv (text, one row per line, sum 1)");
+    app.add_option("--kernel-preview", kernel_preview,
+                   "Write the kernel magnified to this .png, .tif or .pfm for looking at (each tap a block, scaled to "
+                   "its maximum, 8-bit)");
     app.add_option("--gamma", options.gamma, "Gamma of the input, above 0 and at most 10 (2.2 for most JPEGs; 1: linear data)")
         ->capture_default_str();
     app.add_option("--estimation-size", options.estimation_size,
@@ -240,14 +278,30 @@ int main(int argc, char** argv) {
         if (!nonuniform && (app.count("--grid") || app.count("--eta")))
             throw std::invalid_argument("--grid and --eta apply to --nonuniform only");
         if (nonuniform && !kernel_file.empty()) throw std::invalid_argument("--kernel and --nonuniform exclude each other");
+        if (nonuniform && (!kernel_out.empty() || !kernel_preview.empty()))
+            throw std::invalid_argument("--kernel-out and --kernel-preview write one kernel: not with --nonuniform, whose "
+                                        "kernel field goes to OUTPUT.kernels.png");
         if (nonuniform) std::tie(nonuniform_options.grid_rows, nonuniform_options.grid_cols) = parse_grid(grid_text);
+        // The files written besides the result (their contents come after the work).
+        using Content = Output::Content;
+        std::vector<Output> others{nonuniform ? Output{Content::kernel_field, kernel_output, "OUTPUT.kernels.png"}
+                                              : Output{Content::kernel, kernel_output, "OUTPUT.kernel.png"}};
+        if (!kernel_out.empty()) others.push_back({Content::kernel, kernel_out, "--kernel-out"});
+        if (!kernel_preview.empty()) others.push_back({Content::kernel_preview, kernel_preview, "--kernel-preview"});
         check_writable(output, input);
-        check_writable(kernel_output, input);
-        if (!options.model.empty() && fs::is_directory(options.model))
-            throw deblur::ModelError("model file " + options.model.string() + ": is a directory");
+        std::vector<std::pair<fs::path, std::string>> names{{output, "OUTPUT"}};
+        for (const Output& o : others) {
+            check_writable(o.file, input, o.content == Content::kernel);
+            names.emplace_back(o.file, o.role);
+        }
+        check_distinct(names);
+        // The model is read and checked before any work.
+        const auto model = model_file.empty() ? deblur::Model::default_model() : deblur::Model::from_file(model_file);
+        deblur::Deblurrer deblurrer(model);
         xt::xtensor<float, 2> kernel;
-        if (!kernel_file.empty()) kernel = read_kernel(kernel_file);
+        if (!kernel_file.empty()) kernel = deblur::io::read_kernel(kernel_file);
         deblur::remove_stale_temporaries(folder_of(output));
+        for (const Output& o : others) deblur::remove_stale_temporaries(folder_of(o.file));
         deblur::remove_temporaries_on_signals();
 
         say("reading " + input.string());
@@ -274,21 +328,21 @@ int main(int argc, char** argv) {
                     std::to_string(kernel.shape(1)) + " kernel");
                 const deblur::Tensor<float> linear = deblur::io::apply_gamma(image.pixels, options.gamma);
                 sharp = deblur::io::apply_gamma(
-                    deblur::Tensor<float>(xt::clip(deblur::deconvolve(linear, kernel, deblur::DeconvOptions::for_noise(noise)),
+                    deblur::Tensor<float>(xt::clip(deblurrer.deconvolve(linear, kernel, deblur::DeconvOptions::for_noise(noise)),
                                                    0.0f, 1.0f)),
                     1 / options.gamma);
             });
         } else if (nonuniform) {
             about_input([&] {
                 nonuniform_options.base = options;
-                auto result = deblur::nonuniform_deblur(image.pixels, nonuniform_options);
+                auto result = deblur::nonuniform_deblur(image.pixels, nonuniform_options, model);
                 if (!result.warning.empty()) std::cerr << "deblur: warning: " << input.string() << ": " << result.warning << "\n";
                 picture = kernel_field_picture(result.kernels, result.grid_rows, result.grid_cols);
                 sharp = std::move(result.sharp);
             });
         } else {
             about_input([&] {
-                auto result = deblur::blind_deblur(image.pixels, options);
+                auto result = deblurrer.deblur(image.pixels, options);
                 if (!result.warning.empty()) std::cerr << "deblur: warning: " << input.string() << ": " << result.warning << "\n";
                 kernel = result.kernel;
                 sharp = std::move(result.sharp);
@@ -296,11 +350,20 @@ int main(int argc, char** argv) {
         }
         if (!image.info.floating_point) sharp = xt::clip(sharp, 0.0f, 1.0f);
         const auto format = deblur::io::format_from_extension(output);
+        std::string written = output.string();
+        for (Output& o : others) {
+            if (o.content == Content::kernel) {
+                o.bytes = deblur::io::encode_kernel(kernel, o.file);
+            } else {  // pictures, 8-bit where the format allows
+                const auto picture_format = *deblur::io::format_from_extension(o.file);
+                o.bytes = deblur::io::encode_image(o.content == Content::kernel_field ? picture : kernel_picture(kernel),
+                                                   picture_format, deblur::io::default_sample_type(picture_format), o.file);
+            }
+            written += (&o == &others.back() ? " and " : ", ") + o.file.string();
+        }
         write_outputs(output, deblur::io::encode_image(sharp, *format, output_sample_type(image.info, output), output),
-                      kernel_output,
-                      deblur::io::encode_image(nonuniform ? picture : kernel_picture(kernel), deblur::io::ImageFormat::png,
-                                               deblur::io::SampleType::uint8, kernel_output));
-        say("wrote " + output.string() + " and " + kernel_output.string());
+                      others);
+        say("wrote " + written);
         if (!wisdom_file.empty()) deblur::tools::save_fft_wisdom(wisdom_file, say);
         return 0;
     } catch (const std::exception& e) {

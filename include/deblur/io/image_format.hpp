@@ -43,10 +43,20 @@ inline std::optional<ImageFormat> detect_format(std::span<const unsigned char> b
     return std::nullopt;
 }
 
-// The format a file name's extension stands for (case-insensitive), if any.
-inline std::optional<ImageFormat> format_from_extension(const std::filesystem::path& file) {
+namespace detail {
+
+// A file name's extension in lower case, with its dot (".PNG" -> ".png").
+inline std::string lowercase_extension(const std::filesystem::path& file) {
     std::string ext = file.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return ext;
+}
+
+}  // namespace detail
+
+// The format a file name's extension stands for (case-insensitive), if any.
+inline std::optional<ImageFormat> format_from_extension(const std::filesystem::path& file) {
+    const std::string ext = detail::lowercase_extension(file);
     if (ext == ".png") return ImageFormat::png;
     if (ext == ".jpg" || ext == ".jpeg" || ext == ".jpe" || ext == ".jfif") return ImageFormat::jpeg;
     if (ext == ".tif" || ext == ".tiff") return ImageFormat::tiff;
