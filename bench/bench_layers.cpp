@@ -17,7 +17,7 @@
 
 #include <benchmark/benchmark.h>
 #include <fftw3.h>
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <deblur/deconv/hyper_laplacian.hpp>
 #include <deblur/fft/fftw.hpp>

@@ -35,7 +35,7 @@
 #include <deblur/pipeline/blind_deblur.hpp>
 #include <deblur/pipeline/kernel_refiner.hpp>
 
-#include "../examples/support_solver_options.hpp"
+#include "../examples/tools/support_solver_options.hpp"
 #include "levin_data.hpp"
 
 namespace {

@@ -28,7 +28,7 @@
 // estimation grid's patch centres: what the EFF model with that grid can
 // reach with perfect kernels).
 #include <CLI/CLI.hpp>
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <chrono>
 #include <cmath>

@@ -22,7 +22,7 @@
 // last column times the network alone on the whole N x N image (upload,
 // network, kernel back to the host): the GPU figure of issue 8.
 #include <CLI/CLI.hpp>
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <Eigen/Dense>
 #include <algorithm>
@@ -45,9 +45,9 @@
 #include <deblur/net/linear_resize.hpp>
 #include <deblur/pipeline/blind_deblur.hpp>
 
-#include "../examples/device.hpp"
-#include "../examples/fft_wisdom.hpp"
-#include "../examples/support_solver_options.hpp"
+#include "../examples/tools/device.hpp"
+#include "../examples/tools/fft_wisdom.hpp"
+#include "../examples/tools/support_solver_options.hpp"
 
 namespace {
 

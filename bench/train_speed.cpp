@@ -8,7 +8,7 @@
 // Examples/s = batch x timed steps / wall time, after warm-up steps that
 // bring all three stages in (stage_steps = 1).
 #include <CLI/CLI.hpp>
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -4,7 +4,7 @@
 #include <deblur/layers/layer.hpp>
 #include <deblur/testing/gradcheck.hpp>
 
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <algorithm>
 #include <cmath>

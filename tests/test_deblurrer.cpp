@@ -8,7 +8,7 @@
 #include <deblur/blur/noise.hpp>
 #include <deblur/deblur.hpp>
 
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <atomic>
 #include <cmath>

@@ -9,7 +9,7 @@
 #include <deblur/deconv/wiener.hpp>
 #include <deblur/fft/reference_dft.hpp>
 
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 #include <xtensor/xview.hpp>
 
 #include <algorithm>

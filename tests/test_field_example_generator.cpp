@@ -10,7 +10,7 @@
 #include <deblur/train/field_validation_set.hpp>
 #include <deblur/train/gradient_fraction.hpp>
 
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <cmath>
 #include <random>

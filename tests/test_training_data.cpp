@@ -5,7 +5,7 @@
 #include <deblur/io/write_image.hpp>
 #include <deblur/train/training_data.hpp>
 
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -36,11 +36,11 @@
 #include <stdexcept>
 #include <utility>
 #include <vector>
-#include <omp.h>
 
 #include <xtensor/xtensor.hpp>
 
 #include "../blur/real_fft_size.hpp"
+#include "../core/openmp.hpp"
 #include "../core/tensor.hpp"
 #include "../fft/buffer.hpp"
 #include "../fft/fftw.hpp"

@@ -30,7 +30,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -44,6 +43,7 @@
 
 #include "../core/exec.hpp"
 #include "../core/fixed_order_sum.hpp"
+#include "../core/openmp.hpp"
 #include "../core/tensor.hpp"
 
 namespace deblur {

@@ -52,17 +52,19 @@ public:
     }
 
     // Throws ModelError if the file cannot be read, is corrupt or was made
-    // for another architecture than DefaultNetwork.
+    // for another architecture than Net.
+    template <class Net = DefaultNetwork>
     static Model from_file(const std::filesystem::path& file) {
-        return Model(checked(read_model_bytes(file)));
+        return Model(checked<Net>(read_model_bytes(file)));
     }
 
     // The bytes are copied; `name` names them in errors and progress lines.
     // Throws ModelError as from_file.
+    template <class Net = DefaultNetwork>
     static Model from_bytes(std::span<const std::byte> bytes, std::string name = "(in memory)") {
         const auto* first = reinterpret_cast<const unsigned char*>(bytes.data());
         auto storage = std::make_shared<const std::vector<unsigned char>>(first, first + bytes.size());
-        return Model(checked(ModelBytes{std::move(name), *storage, storage}));
+        return Model(checked<Net>(ModelBytes{std::move(name), *storage, storage}));
     }
 
     // The uniform network for an image with this noise level.
@@ -80,9 +82,10 @@ public:
 private:
     explicit Model(ModelBytes network) : network_(std::move(network)) {}
 
-    // `model`, once its bytes loaded into a DefaultNetwork.
+    // `model`, once its bytes loaded into a Net.
+    template <class Net>
     static ModelBytes checked(ModelBytes model) {
-        auto net = std::make_unique<DefaultNetwork>();  // networks are large objects: not on the stack
+        auto net = std::make_unique<Net>();  // networks are large objects: not on the stack
         net->setup(0);
         load_model(*net, model.bytes, model.name);
         return model;

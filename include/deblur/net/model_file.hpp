@@ -130,9 +130,10 @@ inline constexpr std::uint32_t model_version = 1;
 using ModelMetadata = std::map<std::string, std::string>;
 
 // `Net` is a MultiScale network (a single-scale one is MultiScale<Scale<...>>).
-// Writes the network's parameters (as float32) and architecture to `path`, atomically.
+// The bytes of a model file of the network: its parameters (as float32) and
+// architecture (e.g. for Model::from_bytes, or a resource of a program).
 template <class Net>
-void save_model(Net& net, const std::filesystem::path& path, const ModelMetadata& metadata = {}) {
+std::vector<unsigned char> encode_model(Net& net, const ModelMetadata& metadata = {}) {
     detail::ByteWriter w;
     for (char c : detail::model_magic) w.bytes.push_back(static_cast<unsigned char>(c));
     w.put(detail::model_version);
@@ -152,9 +153,15 @@ void save_model(Net& net, const std::filesystem::path& path, const ModelMetadata
         for (auto v : params) w.put(static_cast<float>(v));
     });
     w.put(detail::fnv1a(w.bytes.data(), w.bytes.size()));
+    return std::move(w.bytes);
+}
 
+// Writes encode_model's bytes to `path`, atomically.
+template <class Net>
+void save_model(Net& net, const std::filesystem::path& path, const ModelMetadata& metadata = {}) {
+    const auto bytes = encode_model(net, metadata);
     try {
-        write_file_atomically(path, w.bytes);
+        write_file_atomically(path, bytes);
     } catch (const FileWriteError& e) {
         throw ModelError("model file " + path.string() + ": cannot write (" + e.problem() + ")");
     }

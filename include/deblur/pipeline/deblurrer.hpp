@@ -27,14 +27,12 @@
 #include <utility>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../core/cancelled.hpp"
 #include "../core/image_buffer.hpp"
 #include "../core/image_conversion.hpp"
 #include "../core/image_view.hpp"
+#include "../core/openmp.hpp"
 #include "../core/tensor.hpp"
 #include "../deconv/deconv_options.hpp"
 #include "../fft/fftw.hpp"
@@ -50,11 +48,15 @@
 
 namespace deblur {
 
-class Deblurrer {
+// Net: the network's type. Deblurrer uses the paper's (DefaultNetwork); a
+// researcher's own architecture is BasicDeblurrer<MyNet>, with a model made
+// for it (Model::from_bytes<MyNet>, Model::from_file<MyNet>).
+template <class Net = DefaultNetwork>
+class BasicDeblurrer {
 public:
     // threads: for this Deblurrer's calls (OpenMP and FFTW); 0 leaves the
     // process's settings (all cores by default) as they are.
-    explicit Deblurrer(Model model = Model::default_model(), int threads = 0) : model_(std::move(model)), threads_(threads) {
+    explicit BasicDeblurrer(Model model = Model::default_model(), int threads = 0) : model_(std::move(model)), threads_(threads) {
         if (threads < 0) throw std::invalid_argument("deblur::Deblurrer: threads must be 0 (as set) or positive");
     }
 
@@ -149,16 +151,12 @@ private:
     public:
         explicit ThreadsScope(int threads) : threads_(threads) {
             if (threads_ <= 0) return;
-#ifdef _OPENMP
             saved_ = omp_get_max_threads();
             omp_set_num_threads(threads_);
-#endif
             fft::Fftw::set_threads(threads_);
         }
         ~ThreadsScope() {
-#ifdef _OPENMP
             if (threads_ > 0) omp_set_num_threads(saved_);
-#endif
         }
         ThreadsScope(const ThreadsScope&) = delete;
         ThreadsScope& operator=(const ThreadsScope&) = delete;
@@ -211,7 +209,9 @@ private:
 
     Model model_;
     int threads_;
-    detail::Workspace workspace_;
+    detail::Workspace<Net> workspace_;
 };
+
+using Deblurrer = BasicDeblurrer<>;
 
 }  // namespace deblur

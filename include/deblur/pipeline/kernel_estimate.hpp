@@ -108,8 +108,9 @@ inline KernelEstimate refine_on_ladder(KernelRefiner<float>& refiner, const xt::
 // refinement (on the ladder of supports, or on options.kernel_size). Says
 // whether the estimate is reliable, and adds the network's and the
 // refinement's times to `timings` when given.
-inline KernelEstimate estimate_kernel(const xt::xtensor<float, 2>& crop, double noise, const BlindDeblurOptions& options,
-                                      const Model& model, Workspace& workspace, BlindDeblurTimings* timings) {
+template <class Net>
+KernelEstimate estimate_kernel(const xt::xtensor<float, 2>& crop, double noise, const BlindDeblurOptions& options,
+                               const Model& model, Workspace<Net>& workspace, BlindDeblurTimings* timings) {
     StageClock clock;
     if (!(options.refine_growth > 0) || !std::isfinite(options.refine_growth) || !(options.refine_ladder_growth > 1) ||
         !std::isfinite(options.refine_ladder_growth) || options.refine_ladder_steps < 1 ||

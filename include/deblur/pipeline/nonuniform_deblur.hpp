@@ -241,7 +241,7 @@ inline NonuniformDeblurResult nonuniform_deblur(const Tensor<float>& image, cons
                                                 xt::range(window.col, window.col + window.cols));
     BlindDeblurOptions uniform = base;
     if (!options.uniform_tail_pruning) uniform.refinement.tail_prune = 0;
-    detail::Workspace workspace;
+    detail::Workspace<> workspace;
     auto estimate = detail::estimate_kernel(crop, result.noise, uniform, model, workspace, nullptr);
     result.uniform_kernel = std::move(estimate.kernel);
     if (!estimate.reliable) {  // a texture-free crop or a failed estimate: the photo as it was, delta kernels

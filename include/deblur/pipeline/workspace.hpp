@@ -12,21 +12,24 @@
 
 #include "../deconv/deconv_options.hpp"
 #include "../deconv/hyper_laplacian.hpp"
+#include "../net/default_network.hpp"
 #include "../net/model_bytes.hpp"
 #include "kernel_estimator.hpp"
 #include "kernel_refiner.hpp"
 
 namespace deblur::detail {
 
+// Net: the network's type (DefaultNetwork, or a researcher's own; KernelEstimator<Net>).
+template <class Net = DefaultNetwork>
 class Workspace {
 public:
     // The network of `model`, built on first use. Networks are told apart by
     // their bytes' address (kept alive here, so it cannot be reused).
-    KernelEstimator<>& estimator(const ModelBytes& model) {
+    KernelEstimator<Net>& estimator(const ModelBytes& model) {
         auto& entry = estimators_[model.bytes.data()];
         if (!entry.second || entry.first.bytes.size() != model.bytes.size()) {
             entry.second.reset();  // a failed load below must not leave a stale entry
-            entry.second = std::make_unique<KernelEstimator<>>(model);
+            entry.second = std::make_unique<KernelEstimator<Net>>(model);
             entry.first = model;
         }
         return *entry.second;
@@ -49,7 +52,7 @@ public:
     void clear() { *this = Workspace(); }
 
 private:
-    std::map<const unsigned char*, std::pair<ModelBytes, std::unique_ptr<KernelEstimator<>>>> estimators_;
+    std::map<const unsigned char*, std::pair<ModelBytes, std::unique_ptr<KernelEstimator<Net>>>> estimators_;
     std::unique_ptr<HyperLaplacianDeconvolver<float>> deconvolver_;
     std::unique_ptr<KernelRefiner<float>> refiner_;
 };

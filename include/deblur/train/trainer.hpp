@@ -19,7 +19,6 @@
 // Coarser scales (already trained) run in front but are fixed. Everything a
 // step does depends only on (seed, step) and the parameters and optimiser
 // state, which checkpoints store: a resumed run continues exactly.
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -30,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/openmp.hpp"
 #include "../net/model_file.hpp"
 #include "../net/parameters.hpp"
 #include "adadelta.hpp"

@@ -3,7 +3,7 @@
 # (models/default.dbm, trained at sigma 0.01) fine-tuned at sigma 0.05, all
 # stages learning from the first step, on the latent images of the noise
 # model's own 17 px scale (--init-coarser). Run from models/runs/ with the
-# trainer built from examples/train.cpp; pass --resume to continue from
+# trainer built from examples/tools/train.cpp; pass --resume to continue from
 # n05s25/checkpoint.dbm.
 # Usage: nohup nice -n 19 bash n05s25/command.sh [--resume] >> n05s25.log 2>&1 &
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The 25 px scale (scale 1) of DefaultNetwork, started from models/default.dbm
 # (its 17 px scale). Run from models/runs/ with the trainer built from
-# examples/train.cpp; pass --resume to continue from s25/checkpoint.dbm.
+# examples/tools/train.cpp; pass --resume to continue from s25/checkpoint.dbm.
 # Usage: nohup nice -n 19 bash s25/command.sh [--resume] >> s25/train.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."

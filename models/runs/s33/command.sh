@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The 33 px scale (scale 2) of DefaultNetwork, started from s25/best.dbm
 # (its trained 17 and 25 px scales). Run from models/runs/ with the trainer built from
-# examples/train.cpp; pass --resume to continue from s33/checkpoint.dbm.
+# examples/tools/train.cpp; pass --resume to continue from s33/checkpoint.dbm.
 # Usage: nohup nice -n 19 bash s33/command.sh [--resume] >> s33/train.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."

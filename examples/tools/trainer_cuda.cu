@@ -1,4 +1,4 @@
-// The CUDA side of `deblur-train --device cuda` (examples/trainer_backend.hpp).
+// The CUDA side of `deblur-train --device cuda` (examples/tools/trainer_backend.hpp).
 #include <deblur/cuda/cuda.cuh>
 #include <deblur/cuda/trainer.cuh>
 

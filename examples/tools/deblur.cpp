@@ -10,7 +10,7 @@
 //   deblur --nonuniform --grid 3x3 shaken.jpg sharp.png   # spatially-varying blur: sharp.kernels.png
 //   deblur --device cuda shaken.jpg sharp.png   # the network on the GPU
 #include <CLI/CLI.hpp>
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <algorithm>
 #include <chrono>

@@ -17,7 +17,7 @@
 // "deblur-train: ..." line and exit status 1, found before any work where
 // possible, and leave no new run folder behind.
 #include <CLI/CLI.hpp>
-#include <omp.h>
+#include <deblur/core/openmp.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-// The CUDA side of `--device cuda` (examples/device.hpp): the only nvcc unit
+// The CUDA side of `--device cuda` (examples/tools/device.hpp): the only nvcc unit
 // of the tools, so the rest of them stays plain C++.
 #include <deblur/cuda/network_estimator.cuh>
 
