@@ -185,7 +185,7 @@ TEST_CASE("the committed training runs' checkpoints load") {
     }
 }
 
-// Training must lower the kernel error on examples it does not train on: 300
+// Training must lower the kernel error on examples it does not train on: 1000
 // steps of the tiny network's first stage (ADADELTA at the paper's rate 1),
 // validated on 12 fixed examples (a step the generator never reaches in training). A trainer that stepped the wrong way,
 // or not at all, leaves the error where it started.
@@ -201,8 +201,11 @@ TEST_CASE("training lowers the validation kernel error" * doctest::skip(unoptimi
     options.optimiser.learning_rate = 1;
     train::Trainer<TinyNet> trainer(net, options);
     const double before = trainer.validate(held_out);
-    for (int i = 0; i < 300; ++i) trainer.train_step(generator);
+    for (int i = 0; i < 1000; ++i) trainer.train_step(generator);
     const double after = trainer.validate(held_out);
     MESSAGE("validation kernel error " << before << " -> " << after);
-    CHECK(after < 0.9 * before);  // measured 0.0818 -> 0.0682 (-17 %)
+    // Measured 0.0818 -> 0.061-0.064 with 1-3 threads (-22 to -25 %). After
+    // 300 steps the gain depended on the threads and on the build's rounding
+    // (-4 % to -17 %): too early to judge.
+    CHECK(after < 0.9 * before);
 }
