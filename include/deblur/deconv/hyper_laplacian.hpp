@@ -147,7 +147,7 @@ private:
     void for_rows(std::size_t rows, const Body& body) const {
         constexpr std::size_t block = 16;
         const auto blocks = static_cast<std::ptrdiff_t>((rows + block - 1) / block);
-#pragma omp parallel for schedule(dynamic) num_threads(threads_) if (threads_ > 1)
+DEBLUR_OMP(omp parallel for schedule(dynamic) num_threads(threads_) if (threads_ > 1))
         for (std::ptrdiff_t b = 0; b < blocks; ++b)
             body(static_cast<std::size_t>(b) * block, std::min(rows, static_cast<std::size_t>(b + 1) * block));
     }

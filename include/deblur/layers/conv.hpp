@@ -255,7 +255,7 @@ private:
             ws.param_grad.resize(params_.size());
             ws.halo.resize(channels_ * (F - 1) * g.cols);
         }
-#pragma omp parallel num_threads(team) if (team > 1)
+DEBLUR_OMP(omp parallel num_threads(team) if (team > 1))
         {
             // The runtime may grant fewer threads than asked: still cover every chunk.
             for (int t = omp_get_thread_num(); t < team; t += omp_get_num_threads())

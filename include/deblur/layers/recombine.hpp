@@ -127,7 +127,7 @@ private:
         }
         if (partial_grads_.size() < static_cast<std::size_t>(team)) partial_grads_.resize(team);
         for (int t = 1; t < team; ++t) partial_grads_[t].assign(params_.size(), scalar(0));
-#pragma omp parallel num_threads(team) if (team > 1)
+DEBLUR_OMP(omp parallel num_threads(team) if (team > 1))
         {
             const auto boundary = [&](int i) {
                 if (i >= team) return pixels;

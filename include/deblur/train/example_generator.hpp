@@ -27,6 +27,7 @@
 #include "../blur/blur.hpp"
 #include "../blur/motion_kernel_sampler.hpp"
 #include "../blur/noise.hpp"
+#include "../core/openmp.hpp"
 #include "derive_seed.hpp"
 #include "gradient_fraction.hpp"
 #include "training_example.hpp"
@@ -135,7 +136,7 @@ public:
     void fill_batch(std::vector<TrainingExample>& batch, std::uint64_t step) const {
         const auto n = static_cast<std::ptrdiff_t>(batch.size());
         std::vector<std::exception_ptr> errors(batch.size());
-#pragma omp parallel for schedule(dynamic, 1)
+DEBLUR_OMP(omp parallel for schedule(dynamic, 1))
         for (std::ptrdiff_t i = 0; i < n; ++i) {
             try {
                 std::mt19937_64 rng(derive_seed(options_.seed, {step, static_cast<std::uint64_t>(i)}));

@@ -24,6 +24,7 @@
 #include "../blur/camera_shake_sampler.hpp"
 #include "../blur/eff_grid.hpp"
 #include "../blur/noise.hpp"
+#include "../core/openmp.hpp"
 #include "derive_seed.hpp"
 #include "example_generator.hpp"
 #include "field_example.hpp"
@@ -91,7 +92,7 @@ public:
     void fill_batch(std::vector<FieldExample>& batch, std::uint64_t step) const {
         const auto n = static_cast<std::ptrdiff_t>(batch.size());
         std::vector<std::exception_ptr> errors(batch.size());
-#pragma omp parallel for schedule(dynamic, 1)
+DEBLUR_OMP(omp parallel for schedule(dynamic, 1))
         for (std::ptrdiff_t i = 0; i < n; ++i) {
             try {
                 std::mt19937_64 rng(derive_seed(options_.data.seed, {step, static_cast<std::uint64_t>(i)}));

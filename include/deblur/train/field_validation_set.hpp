@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../core/openmp.hpp"
 #include "field_example.hpp"
 #include "field_example_generator.hpp"
 #include "training_set.hpp"
@@ -48,7 +49,7 @@ private:
         const FieldExampleGenerator generator(images, options);
         examples_.resize(count);
         std::vector<std::exception_ptr> errors(count);
-#pragma omp parallel for schedule(dynamic, 1)
+DEBLUR_OMP(omp parallel for schedule(dynamic, 1))
         for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(count); ++i) {
             try {
                 examples_[static_cast<std::size_t>(i)] = generator.example_at(0, static_cast<std::uint64_t>(i));

@@ -101,14 +101,14 @@ public:
         std::vector<char> used(batch_.size());
         const double threshold = running_mean_ > 0 ? options_.outlier_factor * running_mean_
                                                    : std::numeric_limits<double>::infinity();
-#pragma omp parallel
+DEBLUR_OMP(omp parallel)
         {
             Net& replica = replicas_[static_cast<std::size_t>(omp_get_thread_num())];
             set_parameters<Net, scalar>(replica, master);
             replica.set_active_stages(options_.scale, active);
             zero_gradients(replica);
             Tensor<scalar> blurry, grad;
-#pragma omp for schedule(static, 1)  // a fixed example-to-replica map: the gradient sum, and so a resumed run, is reproducible
+DEBLUR_OMP(omp for schedule(static, 1))  // a fixed example-to-replica map: the gradient sum, and so a resumed run, is reproducible
             for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(batch_.size()); ++i) {
                 const auto& ex = batch_[static_cast<std::size_t>(i)];
                 to_tensor(ex.blurry, blurry);
@@ -162,13 +162,13 @@ public:
         get_parameters(net_, master);
         const std::size_t active = active_stages(std::max<std::int64_t>(step_ - 1, 0));
         double sum = 0;
-#pragma omp parallel reduction(+ : sum)
+DEBLUR_OMP(omp parallel reduction(+ : sum))
         {
             Net& replica = replicas_[static_cast<std::size_t>(omp_get_thread_num())];
             set_parameters<Net, scalar>(replica, master);
             replica.set_active_stages(options_.scale, active);
             Tensor<scalar> blurry;
-#pragma omp for schedule(dynamic, 1)
+DEBLUR_OMP(omp for schedule(dynamic, 1))
             for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(examples.size()); ++i) {
                 to_tensor(examples[static_cast<std::size_t>(i)].blurry, blurry);
                 replica.forward(blurry, options_.scale);

@@ -16,6 +16,7 @@
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
+#include "../core/openmp.hpp"
 #include "../io/color.hpp"
 #include "../io/read_image.hpp"
 
@@ -41,7 +42,7 @@ public:
         // Decoding dominates start-up; files are independent, so decode them in parallel.
         std::vector<std::exception_ptr> errors(paths_.size());
         const auto n = static_cast<std::ptrdiff_t>(paths_.size());
-#pragma omp parallel for schedule(dynamic, 4)
+DEBLUR_OMP(omp parallel for schedule(dynamic, 4))
         for (std::ptrdiff_t i = 0; i < n; ++i) {
             try {
                 images_[i] = load_gray(paths_[i]);

@@ -29,6 +29,7 @@
 #include "../blur/blur.hpp"
 #include "../blur/motion_kernel_sampler.hpp"
 #include "../blur/noise.hpp"
+#include "../core/openmp.hpp"
 #include "derive_seed.hpp"
 #include "gradient_fraction.hpp"
 #include "training_example.hpp"
@@ -142,7 +143,7 @@ private:
         examples_.assign(sizes, std::vector<TrainingExample>(used.size()));
         const auto jobs = static_cast<std::ptrdiff_t>(sizes * used.size());
         std::vector<std::exception_ptr> errors(static_cast<std::size_t>(jobs));
-#pragma omp parallel for schedule(dynamic, 1)
+DEBLUR_OMP(omp parallel for schedule(dynamic, 1))
         for (std::ptrdiff_t job = 0; job < jobs; ++job) {
             try {
                 const std::size_t k = static_cast<std::size_t>(job) % sizes, u = static_cast<std::size_t>(job) / sizes;
