@@ -156,9 +156,10 @@ TEST_CASE("a Deblurrer deblurs a caller's buffer in its own type and layout, the
         rgba[4 * i + 3] = std::uint8_t(i % 251);
     }
     deblur::Deblurrer deblurrer(deblur::Model::default_model(), 1);
-    const int threads_before = omp_get_max_threads();
+    const int threads_before = omp_get_max_threads(), fft_threads_before = deblur::fft::Fftw::threads();
     const auto bytes_result = deblurrer.deblur(ImageView<const std::uint8_t>(rgba.data(), w, h, 4));
     CHECK(omp_get_max_threads() == threads_before);  // the Deblurrer's setting was for its call only
+    CHECK(deblur::fft::Fftw::threads() == fft_threads_before);
     REQUIRE(bytes_result.warning.empty());
     CHECK(bytes_result.kernel.shape(0) >= 9);
     const auto out = bytes_result.sharp.view();

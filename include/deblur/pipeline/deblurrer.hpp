@@ -54,8 +54,9 @@ namespace deblur {
 template <class Net = DefaultNetwork>
 class BasicDeblurrer {
 public:
-    // threads: for this Deblurrer's calls (OpenMP and FFTW); 0 leaves the
-    // process's settings (all cores by default) as they are.
+    // threads: for this Deblurrer's calls (OpenMP's count on the calling
+    // thread, and FFTW's, which is the process's: Deblurrers with different
+    // settings running at once share it); 0 leaves the settings as they are.
     explicit BasicDeblurrer(Model model = Model::default_model(), int threads = 0) : model_(std::move(model)), threads_(threads) {
         if (threads < 0) throw std::invalid_argument("deblur::Deblurrer: threads must be 0 (as set) or positive");
     }
@@ -146,23 +147,26 @@ public:
     }
 
 private:
-    // Sets OpenMP's and FFTW's thread counts for one call, and restores OpenMP's.
+    // Sets OpenMP's and FFTW's thread counts for one call, and restores them.
     class ThreadsScope {
     public:
         explicit ThreadsScope(int threads) : threads_(threads) {
             if (threads_ <= 0) return;
             saved_ = omp_get_max_threads();
+            saved_fft_ = fft::Fftw::threads();
             omp_set_num_threads(threads_);
             fft::Fftw::set_threads(threads_);
         }
         ~ThreadsScope() {
-            if (threads_ > 0) omp_set_num_threads(saved_);
+            if (threads_ <= 0) return;
+            omp_set_num_threads(saved_);
+            fft::Fftw::set_threads(saved_fft_);
         }
         ThreadsScope(const ThreadsScope&) = delete;
         ThreadsScope& operator=(const ThreadsScope&) = delete;
 
     private:
-        int threads_, saved_ = 0;
+        int threads_, saved_ = 0, saved_fft_ = 1;
     };
 
     static void say(const BlindDeblurOptions& o, const std::string& line) {
