@@ -64,6 +64,7 @@ public:
         if (auto it = metadata_.find("trained_scales"); it != metadata_.end())
             trained_scales_ = std::clamp<std::size_t>(std::stoul(it->second), 1, Net::scale_count);
     }
+
     const ModelMetadata& metadata() const { return metadata_; }
     // Whether the file was a uniform model (its parameters in the EFF network).
     bool from_uniform_model() const { return from_uniform_; }
