@@ -180,7 +180,7 @@ TEST_CASE("a Deblurrer deblurs a caller's buffer in its own type and layout, the
     std::size_t differ = 0;
     for (std::size_t y = 0; y < h; ++y)
         for (std::size_t x = 0; x < w; ++x)
-            differ += std::lround(std::clamp(fout(y, x, 1), 0.0f, 1.0f) * 255) != out(y, x, 1);
+            differ += deblur::detail::quantise(fout(y, x, 1), 255) != out(y, x, 1);
     CHECK(differ == 0);
 
     // The halves alone: the same kernel, and its deconvolution in the buffer's type.

@@ -21,7 +21,14 @@ namespace deblur {
 namespace detail {
 template <class T>
 inline constexpr float sample_max = std::is_same_v<T, float> ? 1.0f : float(std::numeric_limits<T>::max());
+
+// round(clamp(v, 0, 1) * max): the integer sample a value in [0, 1] is stored as
+// (here and by the image writers, deblur/io).
+inline std::uint32_t quantise(float v, std::uint32_t max) {
+    const float clamped = std::clamp(v, 0.0f, 1.0f);
+    return static_cast<std::uint32_t>(std::lround(static_cast<double>(clamped) * max));
 }
+}  // namespace detail
 
 // The colour channels of `image` as a C x H x W tensor in [0, 1] (C = 1 or 3).
 template <class T>
@@ -57,7 +64,7 @@ void store(const Tensor<float>& pixels, const ImageView<T>& out) {
                 if constexpr (std::is_same_v<V, float>)
                     out(r, x, k) = v;
                 else
-                    out(r, x, k) = static_cast<V>(std::lround(std::clamp(v, 0.0f, 1.0f) * detail::sample_max<V>));
+                    out(r, x, k) = static_cast<V>(detail::quantise(v, std::numeric_limits<V>::max()));
             }
 }
 

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "../core/image_conversion.hpp"
 #include "../core/tensor.hpp"
 #include "image_error.hpp"
 
@@ -48,11 +49,7 @@ inline void require_writable_shape(const Tensor<float>& pixels, std::initializer
     if (h > 0x7FFFFFFFu || w > 0x7FFFFFFFu) throw ImageError(file, "image is too large to write");
 }
 
-// round(clamp(v, 0, 1) * max): the integer sample a value in [0, 1] is stored as.
-inline std::uint32_t quantise(float v, std::uint32_t max) {
-    const float clamped = std::clamp(v, 0.0f, 1.0f);
-    return static_cast<std::uint32_t>(std::lround(static_cast<double>(clamped) * max));
-}
+using deblur::detail::quantise;  // core/image_conversion.hpp: the integer sample a value in [0, 1] is stored as
 
 // Planar C x H x W floats from interleaved integer samples (native byte order), scaled by 1/max.
 template <class Sample>
