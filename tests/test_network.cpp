@@ -6,6 +6,7 @@
 #include <deblur/testing/gradcheck.hpp>
 
 #include <random>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -57,6 +58,25 @@ TEST_CASE("a multi-scale network runs and estimates normalised kernels at every 
     net.forward(blurry, 0);  // the coarsest scale alone, at full resolution
     CHECK(net.kernel().shape(1) == 5);
     CHECK_THROWS_AS(net.forward(random_image(6, 6, 2) * 0.0 + 0.5), std::invalid_argument);
+}
+
+TEST_CASE("the inference path gives forward's kernels and latents bit for bit and keeps nothing for backward") {
+    using Net = SmallNet<Exec<float>>;
+    Net trained(11), inferred(11);
+    for (auto [h, w, seed] : {std::tuple{24, 20, 3u}, std::tuple{31, 27, 4u}, std::tuple{24, 20, 5u}}) {
+        const Tensor<float> blurry = xt::cast<float>(random_image(h, w, seed));
+        for (std::size_t last : {std::size_t(1), std::size_t(0)}) {
+            trained.forward(blurry, last);
+            inferred.infer(blurry, last);
+            for (std::size_t j = 0; j <= last; ++j) {
+                CHECK(inferred.kernel(j) == trained.kernel(j));
+                CHECK(inferred.latent(j) == trained.latent(j));
+            }
+        }
+    }
+    // Its buffers are shared: the first stage's chain keeps no activations.
+    Tensor<float> grad = xt::zeros<float>(inferred.kernel().shape());
+    CHECK_THROWS_AS(inferred.backward(xt::cast<float>(random_image(24, 20, 5)), grad), std::invalid_argument);
 }
 
 TEST_CASE("end-to-end gradient through all scales and stages matches finite differences") {

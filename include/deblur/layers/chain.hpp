@@ -6,7 +6,9 @@
 //
 // forward keeps every intermediate output as a member (reused between calls);
 // backward runs the layers in reverse on those intermediates, so it must
-// follow the forward call on the same input.
+// follow the forward call on the same input. infer computes the same output
+// through two caller-owned buffers used in turn, keeping nothing for
+// backward: inference needs two intermediates' memory, not one per layer.
 //
 // Parameters: each layer owns its own storage, so a Chain has no contiguous
 // parameter span. params()/param_grads() exist only to satisfy FeatureLayer
@@ -153,6 +155,18 @@ public:
             (std::get<I>(layers_).forward(input_of<I>(in), output_of<I>(out)), ...);
         }(std::make_index_sequence<sizeof...(Ls)>{});
         forwarded_ = true;
+    }
+
+    // The output of forward(in, out), bit for bit, with the intermediates in
+    // `buffers` (layer i writes buffers[i % 2]; resized as needed, reused
+    // between calls and shareable between chains). A nested chain keeps its
+    // own intermediates. Afterwards backward throws until the next forward.
+    void infer(const tensor& in, tensor& out, std::array<tensor, 2>& buffers) {
+        if (!ready_) throw std::invalid_argument("deblur::Chain::infer: call setup() first");
+        forwarded_ = false;
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (std::get<I>(layers_).forward(I == 0 ? in : buffers[(I + 1) % 2], I == last_index ? out : buffers[I % 2]), ...);
+        }(std::make_index_sequence<sizeof...(Ls)>{});
     }
 
     // Adds into grad_in and every layer's parameter gradients. Uses the

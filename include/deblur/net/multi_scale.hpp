@@ -57,30 +57,18 @@ public:
 
     // Runs scales 0..last; `blurry` (1 x H x W) is at the resolution of scale `last`.
     void forward(const tensor& blurry, std::size_t last = scale_count - 1) {
-        if (last >= scale_count) throw std::invalid_argument("deblur::MultiScale: no such scale");
-        if (blurry.shape(0) != 1)
-            throw std::invalid_argument("deblur::MultiScale: the blurry image must be 1 x H x W");
-        if (blurry.shape(1) < static_cast<std::size_t>(kernel_sizes[last]) ||
-            blurry.shape(2) < static_cast<std::size_t>(kernel_sizes[last]))
-            throw std::invalid_argument("deblur::MultiScale: the image is smaller than the kernel");
-        last_ = last;
-        for_each_scale([&](auto& scale, std::size_t j) {
-            if (j > last) return;
-            const std::size_t h = scaled_size(blurry.shape(1), j, last), w = scaled_size(blurry.shape(2), j, last);
-            const tensor* b = &blurry;
-            if (j < last) {
-                shrink_[j] = resizer(shrink_[j], blurry.shape(1), blurry.shape(2), h, w);
-                shrink_[j].apply(blurry, blurry_[j]);
-                b = &blurry_[j];
-            }
-            const tensor* latent_in = nullptr;
-            if (j > 0) {
-                const auto& prev = latent(j - 1);
-                grow_[j] = resizer(grow_[j], prev.shape(1), prev.shape(2), h, w);
-                grow_[j].apply(prev, latent_in_[j]);
-                latent_in = &latent_in_[j];
-            }
-            scale.forward(*b, latent_in);
+        forwarded_ = false;
+        run(blurry, last, [](auto& scale, const tensor& b, const tensor* latent_in) { scale.forward(b, latent_in); });
+        forwarded_ = true;
+    }
+
+    // The same kernels and latent images as forward, bit for bit, keeping no
+    // intermediates for backward (one set of buffers for all stages): the
+    // path for estimating kernels. backward needs a forward, not an infer.
+    void infer(const tensor& blurry, std::size_t last = scale_count - 1) {
+        forwarded_ = false;
+        run(blurry, last, [this](auto& scale, const tensor& b, const tensor* latent_in) {
+            scale.infer(b, latent_in, inference_buffers_);
         });
     }
 
@@ -88,6 +76,7 @@ public:
     // With `through_coarser_scales` false only scale `last` gets gradients (the
     // coarser, already trained scales are fixed inputs).
     void backward(const tensor& blurry, const tensor& grad_kernel, bool through_coarser_scales = true) {
+        if (!forwarded_) throw std::invalid_argument("deblur::MultiScale::backward: call forward() first (infer keeps no intermediates)");
         const std::size_t last = last_;
         for (std::size_t j = last + 1; j-- > 0;) {
             if (j < last && !through_coarser_scales) break;
@@ -162,6 +151,37 @@ public:
     }
 
 private:
+    // Scales 0..last, each given its blurry image and the previous scale's
+    // latent image resized to it; run_scale(scale, blurry, latent_in) runs one.
+    template <class RunScale>
+    void run(const tensor& blurry, std::size_t last, RunScale&& run_scale) {
+        if (last >= scale_count) throw std::invalid_argument("deblur::MultiScale: no such scale");
+        if (blurry.shape(0) != 1)
+            throw std::invalid_argument("deblur::MultiScale: the blurry image must be 1 x H x W");
+        if (blurry.shape(1) < static_cast<std::size_t>(kernel_sizes[last]) ||
+            blurry.shape(2) < static_cast<std::size_t>(kernel_sizes[last]))
+            throw std::invalid_argument("deblur::MultiScale: the image is smaller than the kernel");
+        last_ = last;
+        for_each_scale([&](auto& scale, std::size_t j) {
+            if (j > last) return;
+            const std::size_t h = scaled_size(blurry.shape(1), j, last), w = scaled_size(blurry.shape(2), j, last);
+            const tensor* b = &blurry;
+            if (j < last) {
+                shrink_[j] = resizer(shrink_[j], blurry.shape(1), blurry.shape(2), h, w);
+                shrink_[j].apply(blurry, blurry_[j]);
+                b = &blurry_[j];
+            }
+            const tensor* latent_in = nullptr;
+            if (j > 0) {
+                const auto& prev = latent(j - 1);
+                grow_[j] = resizer(grow_[j], prev.shape(1), prev.shape(2), h, w);
+                grow_[j].apply(prev, latent_in_[j]);
+                latent_in = &latent_in_[j];
+            }
+            run_scale(scale, *b, latent_in);
+        });
+    }
+
     using resampler = typename linear_resize_for<tensor>::type;
     static resampler& resizer(resampler& r, std::size_t ih, std::size_t iw, std::size_t oh, std::size_t ow) {
         if (r.in_rows() != ih || r.in_cols() != iw || r.out_rows() != oh || r.out_cols() != ow)
@@ -187,8 +207,10 @@ private:
 
     std::tuple<Scales...> scales_;
     std::size_t last_ = scale_count - 1;
+    bool forwarded_ = false;  // backward's intermediates are those of the latest run
     std::array<resampler, scale_count> shrink_, grow_;
     std::array<tensor, scale_count> blurry_, latent_in_, grad_latent_in_, grad_latent_out_, zero_kernel_;
+    InferenceBuffers<tensor> inference_buffers_;
 };
 
 }  // namespace deblur

@@ -50,6 +50,13 @@ public:
         });
     }
 
+    // forward's kernels and latent images through shared buffers (Stage::infer).
+    void infer(const tensor& blurry, const tensor* latent_in, InferenceBuffers<tensor>& buffers) {
+        for_active([&](auto& stage, std::size_t i) {
+            stage.infer(blurry, i == 0 ? latent_in : &latents_[i - 1], kernels_[i], latents_[i], buffers);
+        });
+    }
+
     // Gradients of the loss with respect to the final kernel and (optional, e.g.
     // when a finer scale uses it) the final latent image; adds into the
     // parameter gradients and, when given, into *grad_latent_in.

@@ -28,6 +28,7 @@
 #include "../layers/image_quotient.hpp"
 #include "../layers/layer.hpp"
 #include "../layers/quotient.hpp"
+#include "inference_buffers.hpp"
 
 namespace deblur {
 
@@ -73,9 +74,22 @@ public:
 
     // `latent_in` is null exactly for a stage set up with one channel.
     void forward(const tensor& blurry, const tensor* latent_in, tensor& kernel, tensor& latent_out) {
-        stack_input(blurry, latent_in);
+        stack_input(blurry, latent_in, input_);
         features_.forward(input_, feature_maps_);
         kernel_estimator_.forward(feature_maps_, kernel);
+        image_estimator_.forward(kernel, blurry, latent_out);
+    }
+
+    // forward's kernel and latent image, bit for bit, through `buffers`
+    // (shared with other stages), keeping nothing for backward.
+    void infer(const tensor& blurry, const tensor* latent_in, tensor& kernel, tensor& latent_out,
+               InferenceBuffers<tensor>& buffers) {
+        stack_input(blurry, latent_in, buffers.input);
+        if constexpr (requires { features_.infer(buffers.input, buffers.features, buffers.intermediates); })
+            features_.infer(buffers.input, buffers.features, buffers.intermediates);
+        else
+            features_.forward(buffers.input, buffers.features);
+        kernel_estimator_.forward(buffers.features, kernel);
         image_estimator_.forward(kernel, blurry, latent_out);
     }
 
@@ -152,15 +166,15 @@ private:
         }
     }
 
-    void stack_input(const tensor& blurry, const tensor* latent_in) {
+    void stack_input(const tensor& blurry, const tensor* latent_in, tensor& input) const {
         if (blurry.shape(0) != 1) throw std::invalid_argument("deblur::Stage: the blurry image must have one channel");
         if ((latent_in != nullptr) != (in_channels_ == 2))
             throw std::invalid_argument("deblur::Stage: a latent image is given exactly to stages set up with 2 channels");
         if (latent_in && latent_in->shape() != blurry.shape())
             throw std::invalid_argument("deblur::Stage: the latent image must have the blurry image's size");
-        resize(input_, in_channels_, blurry.shape(1), blurry.shape(2));
-        copy_into(blurry, input_, 0);
-        if (latent_in) copy_into(*latent_in, input_, blurry.size());
+        resize(input, in_channels_, blurry.shape(1), blurry.shape(2));
+        copy_into(blurry, input, 0);
+        if (latent_in) copy_into(*latent_in, input, blurry.size());
     }
 
     static void reset(tensor& t, const tensor& like) {

@@ -97,7 +97,7 @@ public:
         std::copy(gray.begin(), gray.end(), input.begin());
         LinearResize<float>(gray.shape(0), gray.shape(1), h, w).apply(input, blurry);
         set_grid(*net_, grid_rows, grid_cols);
-        net_->forward(blurry, last);
+        net_->infer(blurry, last);
         const Tensor<float>& field = net_->kernel();
         const std::size_t patches = grid_rows * grid_cols, s = std::size_t(support), kk = std::size_t(kn) * kn;
         Tensor<float> out = make_tensor<float>(patches, s, s);

@@ -127,15 +127,25 @@ private:
     // kernel to the host, at the end.
     Tensor<float> run_network(const Tensor<float>& blurry, std::size_t last) {
         if constexpr (std::is_same_v<typename Net::tensor, Tensor<float>>) {
-            net_.forward(blurry, last);
+            infer(net_, blurry, last);
             return net_.kernel();
         } else {
             copy_to_device(blurry, net_input_);  // deblur/cuda/transfer.cuh, by argument-dependent lookup
-            net_.forward(net_input_, last);
+            infer(net_, net_input_, last);
             Tensor<float> kernel;
             copy_to_host(net_.kernel(), kernel);
             return kernel;
         }
+    }
+
+    // The network's inference path (no intermediates kept for training), or
+    // forward for a network type without one.
+    template <class N, class T>
+    static void infer(N& net, const T& blurry, std::size_t last) {
+        if constexpr (requires { net.infer(blurry, last); })
+            net.infer(blurry, last);
+        else
+            net.forward(blurry, last);
     }
 
     // Network scale `scale` needs an image of at least twice its kernel size.
