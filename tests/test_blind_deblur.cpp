@@ -12,10 +12,12 @@
 #include <xtensor/xview.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -121,6 +123,47 @@ TEST_CASE("the support ladder stops where two supports agree, and an estimate wi
     CHECK(result.warning ==
           "the kernels on supports of 27 to 61 px disagree: the blur could not be estimated reliably; the image is returned unchanged");
     CHECK(result.kernel.shape(0) > 1);  // the least-filled estimate, for the user to see
+}
+
+// The ladder refines two supports at a time on two refiners (two threads);
+// each refinement starts from the same kernel and runs alone, so the verdict,
+// the kernel and the progress lines are those of one refiner, bit for bit,
+// whether the last batch is whole or not; a cancellation stops it.
+TEST_CASE("the ladder's supports refined two at a time give the estimate of one after the other") {
+    const auto image = blurry_photo();
+    const xt::xtensor<float, 2> crop = xt::view(image, 0, xt::all(), xt::all());
+    xt::xtensor<float, 2> start = xt::zeros<float>({9, 9});
+    for (int r = 0; r < 9; ++r)
+        for (int c = 0; c < 9; ++c) start(r, c) = float(std::exp(-((r - 4) * (r - 4) + (c - 4) * (c - 4)) / 6.0));
+    start /= xt::sum(start)();
+    for (double agreement : {0.85, 1.0}) {  // 1: no two supports agree, every support is refined
+        deblur::BlindDeblurOptions options;
+        options.refine_agreement = agreement;
+        options.refine_ladder_steps = 3;
+        const auto run = [&](std::size_t refiners, std::vector<std::string>& lines) {
+            options.progress = [&](const std::string& line) { lines.push_back(line); };
+            std::vector<std::unique_ptr<deblur::KernelRefiner<float>>> owned;
+            std::vector<deblur::KernelRefiner<float>*> pointers;
+            for (std::size_t i = 0; i < refiners; ++i) {
+                owned.push_back(std::make_unique<deblur::KernelRefiner<float>>(options.refinement));
+                pointers.push_back(owned.back().get());
+            }
+            return deblur::detail::refine_on_ladder(pointers, crop, start, 0.005, options);
+        };
+        std::vector<std::string> one_lines, two_lines;
+        const auto one = run(1, one_lines), two = run(2, two_lines);
+        CHECK(two.kernel == one.kernel);
+        CHECK(two.reliable == one.reliable);
+        CHECK(two.note == one.note);
+        CHECK(two_lines == one_lines);
+        if (agreement == 1) CHECK_FALSE(one.reliable);
+    }
+    std::atomic<bool> cancel{true};
+    deblur::BlindDeblurOptions options;
+    options.progress = [](const std::string&) {};
+    options.cancel = &cancel;
+    deblur::KernelRefiner<float> a, b;
+    CHECK_THROWS_AS(deblur::detail::refine_on_ladder({&a, &b}, crop, start, 0.005, options), deblur::Cancelled);
 }
 
 TEST_CASE("estimate_kernel rejects ladder settings out of range") {

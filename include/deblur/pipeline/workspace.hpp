@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "../deconv/deconv_options.hpp"
 #include "../deconv/hyper_laplacian.hpp"
@@ -41,20 +42,25 @@ public:
         return *deconvolver_;
     }
 
-    KernelRefiner<float>& refiner(const KernelRefinerOptions& options) {
-        if (!refiner_) refiner_ = std::make_unique<KernelRefiner<float>>();
-        refiner_->set_options(options);
-        return *refiner_;
+    // `count` refiners with `options` (the ladder refines supports in parallel, one per refiner).
+    std::vector<KernelRefiner<float>*> refiners(const KernelRefinerOptions& options, std::size_t count) {
+        while (refiners_.size() < count) refiners_.push_back(std::make_unique<KernelRefiner<float>>());
+        std::vector<KernelRefiner<float>*> out;
+        for (std::size_t i = 0; i < count; ++i) {
+            refiners_[i]->set_options(options);
+            out.push_back(refiners_[i].get());
+        }
+        return out;
     }
 
     // Whether anything is kept (for tests).
-    bool empty() const { return estimators_.empty() && !deconvolver_ && !refiner_; }
+    bool empty() const { return estimators_.empty() && !deconvolver_ && refiners_.empty(); }
     void clear() { *this = Workspace(); }
 
 private:
     std::map<const unsigned char*, std::pair<ModelBytes, std::unique_ptr<KernelEstimator<Net>>>> estimators_;
     std::unique_ptr<HyperLaplacianDeconvolver<float>> deconvolver_;
-    std::unique_ptr<KernelRefiner<float>> refiner_;
+    std::vector<std::unique_ptr<KernelRefiner<float>>> refiners_;
 };
 
 }  // namespace deblur::detail
