@@ -21,6 +21,18 @@
 // With --device cuda the network runs on the GPU (in "estimate" too) and a
 // last column times the network alone on the whole N x N image (upload,
 // network, kernel back to the host): the GPU figure of issue 8.
+//
+// --process measures what a user sees instead: whole runs of the deblur
+// program (a fresh process each: start, model, FFT plans, reading and
+// writing the files) on photos of 255 x 255 (gray), 1024 x 1024, 2048 x 2048,
+// 12 MP and 50 MP (colour), with its defaults; median wall seconds of
+// --process-runs runs and the peak resident memory, next to the warm library
+// call (Deblurrer::deblur on the same image, median of --repeats after one
+// warm-up) and the IPOL 243 peer (estimate-kernel given the true size, then
+// deconv; built from ../shared/peers when missing) on the same files in the
+// same run, with the ratio of the peer's time to the program's:
+//
+//   ./build/bench/speed --process 255 1024 2048 12mp 50mp
 #include <CLI/CLI.hpp>
 #include <deblur/core/openmp.hpp>
 
@@ -34,7 +46,9 @@
 #include <map>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
+#include <xtensor/xbuilder.hpp>
 
 #include <deblur/blur/blur.hpp>
 #include <deblur/blur/motion_kernel_sampler.hpp>
@@ -42,12 +56,18 @@
 #include <deblur/fft/fftw.hpp>
 #include <deblur/io/color.hpp>
 #include <deblur/io/read_image.hpp>
+#include <deblur/io/write_image.hpp>
 #include <deblur/net/linear_resize.hpp>
 #include <deblur/pipeline/blind_deblur.hpp>
 
 #include "../examples/tools/device.hpp"
 #include "../examples/tools/fft_wisdom.hpp"
 #include "../examples/tools/support_solver_options.hpp"
+#include "process_run.hpp"
+
+#ifndef DEBLUR_TOOL
+#define DEBLUR_TOOL "build/examples/deblur"
+#endif
 
 namespace {
 
@@ -108,6 +128,121 @@ double fft_ms(std::size_t n, int repeats) {
     return 1e3 * median_seconds(repeats, [&] { deblur::fft::Fftw::forward<float>(n, n, in.data(), out.data()); });
 }
 
+// A photo of --process: its size, colour, and the blur it is given.
+struct ProcessCase {
+    std::string name;
+    std::size_t rows, cols;
+    bool colour;
+    int kernel;  // px
+};
+
+const std::vector<ProcessCase> process_cases{
+    {"255", 255, 255, false, 23},     {"1024", 1024, 1024, true, 33}, {"2048", 2048, 2048, true, 33},
+    {"12mp", 3000, 4000, true, 33},   {"50mp", 5773, 8660, true, 33}};
+
+struct ProcessOptions {
+    std::vector<std::string> cases;
+    int runs = 5, peer_runs = 1, repeats = 3;
+    double peer_max_mp = 1e9;
+    fs::path tool = DEBLUR_TOOL, ipol = "/tmp/ipol243-build", peers = "../shared/peers", work = "/tmp/deblur-speed";
+};
+
+double median_of(std::vector<double> v) {
+    if (v.empty()) return NAN;
+    return median(std::move(v));
+}
+
+std::string cell(double v, const char* format) {
+    if (!std::isfinite(v)) return "failed";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, format, v);
+    return buf;
+}
+
+// The median wall time (NaN if any run failed) and the largest peak memory of `runs` runs of each command in turn.
+std::pair<double, double> time_commands(const std::vector<std::vector<std::string>>& commands, int runs, const fs::path& log) {
+    std::vector<double> seconds;
+    double peak = 0;
+    for (int i = 0; i < runs; ++i) {
+        double total = 0;
+        for (const auto& command : commands) {
+            const auto r = bench::run_process(command, log);
+            total += r.seconds;
+            peak = std::max(peak, r.peak_mb);
+        }
+        if (!std::isfinite(total)) return {NAN, NAN};
+        seconds.push_back(total);
+    }
+    return {median_of(seconds), peak};
+}
+
+// The --process table (see the top of this file).
+void process_table(const ProcessOptions& o, const deblur::Tensor<float>& photo, deblur::Deblurrer& deblurrer) {
+    using namespace deblur;
+    fs::create_directories(o.work);
+    const fs::path log = o.work / "runs.log";
+    std::string peer_reason;
+    const fs::path estimate_kernel = o.ipol / "estimate-kernel", deconv = o.ipol / "deconv";
+    if (!(fs::exists(estimate_kernel) && fs::exists(deconv))) {
+        std::fprintf(stderr, "building IPOL 243 into %s\n", o.ipol.c_str());
+        const auto r = bench::run_process({"/bin/sh", (o.peers / "build_ipol243.sh").string(), (o.peers / "ipol243").string(),
+                                           o.ipol.string()}, o.work / "ipol-build.log");
+        if (!std::isfinite(r.seconds)) peer_reason = "its build failed, see " + (o.work / "ipol-build.log").string();
+    }
+    std::printf("Whole runs of %s (defaults; median of %d runs) and of IPOL 243 (median of %d), "
+                "the warm library call (median of %d); threads %d\n\n",
+                o.tool.filename().c_str(), o.runs, o.peer_runs, o.repeats, omp_get_max_threads());
+    std::printf("| photo | blur (px) | deblur program (s) | its peak memory (MB) | warm library call (s) | "
+                "IPOL 243 (s) | its peak memory (MB) | IPOL / program time |\n|---|---|---|---|---|---|---|---|\n");
+    std::mt19937_64 rng(11);
+    for (const auto& name : o.cases) {
+        const auto c = std::find_if(process_cases.begin(), process_cases.end(), [&](const auto& p) { return p.name == name; });
+        if (c == process_cases.end()) throw std::invalid_argument("--process: no photo size " + name + " (255, 1024, 2048, 12mp, 50mp)");
+        std::fprintf(stderr, "making the %s photo\n", c->name.c_str());
+        Tensor<float> image;
+        LinearResize<float>(photo.shape(1), photo.shape(2), c->rows, c->cols).apply(photo, image);
+        if (!c->colour) image = io::to_gray(image);
+        const auto kernel = MotionKernelSampler{}.sample<float>(c->kernel, rng);
+        for (std::size_t ch = 0; ch < image.shape(0); ++ch) {
+            xt::xtensor<float, 2> plane = xt::view(image, ch, xt::all(), xt::all());
+            plane = blur(plane, kernel, BlurMode::same);
+            add_gaussian_noise(plane, 0.01, rng);
+            xt::view(image, ch, xt::all(), xt::all()) = xt::clip(plane, 0.0f, 1.0f);
+        }
+        const fs::path blurry = o.work / (c->name + "-blurry.png");
+        io::write_image(blurry, image);
+        image = io::read_image(blurry).pixels;  // what the programs read
+
+        std::fprintf(stderr, "timing the deblur program on %s\n", blurry.c_str());
+        const auto [tool_s, tool_mb] =
+            time_commands({{o.tool.string(), "-q", blurry.string(), (o.work / (c->name + "-deblurred.png")).string()}}, o.runs, log);
+        std::fprintf(stderr, "timing the library call\n");
+        const double warm_s = median_seconds(o.repeats, [&] { deblurrer.deblur(image, BlindDeblurOptions{}); });
+        deblurrer.release_buffers();
+        double ipol_s = NAN, ipol_mb = NAN;
+        std::string ipol_cell, ipol_mb_cell, ratio_cell;
+        const double mp = double(c->rows) * double(c->cols) / 1e6;
+        if (!peer_reason.empty() || mp > o.peer_max_mp) {
+            ipol_cell = ipol_mb_cell = ratio_cell = peer_reason.empty() ? "not run (--peer-max-mp)" : "n/a: " + peer_reason;
+        } else {
+            std::fprintf(stderr, "timing IPOL 243\n");
+            const fs::path k = o.work / (c->name + "-ipol-kernel.tif");
+            std::tie(ipol_s, ipol_mb) =
+                time_commands({{estimate_kernel.string(), std::to_string(c->kernel), blurry.string(), k.string()},
+                               {deconv.string(), blurry.string(), k.string(), (o.work / (c->name + "-ipol.png")).string()}},
+                              o.peer_runs, log);
+            ipol_cell = cell(ipol_s, "%.2f");
+            ipol_mb_cell = cell(ipol_mb, "%.0f");
+            ratio_cell = cell(ipol_s / tool_s, "%.1f");
+        }
+        std::printf("| %zu x %zu %s | %d | %s | %s | %s | %s | %s | %s |\n", c->cols, c->rows, c->colour ? "colour" : "gray",
+                    c->kernel, cell(tool_s, "%.2f").c_str(), cell(tool_mb, "%.0f").c_str(), cell(warm_s, "%.2f").c_str(),
+                    ipol_cell.c_str(), ipol_mb_cell.c_str(), ratio_cell.c_str());
+        std::fflush(stdout);
+        fs::remove(blurry);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,7 +269,21 @@ int main(int argc, char** argv) {
     app.add_option("--refine-beta-max", refinement.beta_max, "Refinement: the last latent step's half-quadratic penalty")
         ->capture_default_str();
     tools::add_support_solver_options(app, refinement);  // (the benchmark's images have noise 0.01)
+    ProcessOptions process;
+    app.add_option("--process", process.cases, "Whole runs of the deblur program instead: photo sizes 255, 1024, 2048, 12mp, 50mp");
+    app.add_option("--process-runs", process.runs, "--process: runs of the program per photo (median)")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--peer-runs", process.peer_runs, "--process: runs of IPOL 243 per photo (median)")
+        ->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--peer-max-mp", process.peer_max_mp, "--process: run IPOL 243 on photos up to this many megapixels")
+        ->capture_default_str();
+    app.add_option("--tool", process.tool, "--process: the deblur program")->capture_default_str();
+    app.add_option("--ipol", process.ipol, "--process: IPOL 243 build folder (built there from --peers when missing)")
+        ->capture_default_str();
+    app.add_option("--peers", process.peers, "--process: the peers folder (build_ipol243.sh, ipol243/)")->capture_default_str();
+    app.add_option("--work", process.work, "--process: folder for the photos and results")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    process.repeats = repeats;
     try {
         if (threads > 0) omp_set_num_threads(threads);
         fft::Fftw::set_threads(omp_get_max_threads());
@@ -151,6 +300,12 @@ int main(int argc, char** argv) {
         }
         const auto network = tools::network_for_device(device);
         Deblurrer deblurrer(model.empty() ? Model::default_model() : Model::from_file(model));
+        if (!process.cases.empty()) {
+            Tensor<float> colour = io::read_image(photo).pixels;
+            if (colour.shape(0) == 1) colour = xt::concatenate(xt::xtuple(colour, colour, colour), 0);
+            process_table(process, colour, deblurrer);
+            return 0;
+        }
         const auto gray = io::to_gray(io::read_image(photo).pixels);
         // Paper, Table 1: kernel estimation in Matlab on an Intel i5 (seconds).
         const std::map<std::pair<int, int>, double> paper{
