@@ -6,6 +6,7 @@
 #include <deblur/deconv/hyper_laplacian.hpp>
 #include <deblur/deconv/shrinkage.hpp>
 #include <deblur/deconv/shrinkage_table.hpp>
+#include <deblur/deconv/tiled_deconvolver.hpp>
 #include <deblur/deconv/wiener.hpp>
 #include <deblur/fft/reference_dft.hpp>
 
@@ -390,6 +391,50 @@ TEST_CASE("the deconvolver's result does not depend on the number of threads") {
         CHECK(one == three);
     }
     omp_set_num_threads(threads);
+}
+
+// Tiles of a 192 px canvas on a 300 x 200 photo-like image (9 px kernel): 3 x 2
+// cores of 100 x 100 px with 32 px of context each side.
+TEST_CASE("a large image deconvolved in tiles: the one-piece quality, no seams, the same result on any thread count") {
+    const auto p = make_pair<float>(textured_scene(308, 21), 9, 22, 0.01);
+    const xt::xtensor<float, 2> blurry = xt::view(p.blurry, xt::range(0, 300), xt::range(0, 200));
+    const xt::xtensor<float, 2> sharp = xt::view(p.sharp, xt::range(0, 300), xt::range(0, 200));
+    deblur::Tensor<float> image = deblur::make_tensor<float>(1, 300, 200);
+    std::copy(blurry.begin(), blurry.end(), image.begin());
+    const auto options = DeconvOptions::for_noise(0.01);
+    deblur::TiledDeconvolver<float> tiled(options, 192);
+    REQUIRE(tiled.cores(300, 9) == 3);
+    REQUIRE(tiled.cores(200, 9) == 2);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const auto one_thread = tiled.deconvolve(image, p.kernel);
+    omp_set_num_threads(3);
+    const auto three = tiled.deconvolve(image, p.kernel);
+    omp_set_num_threads(threads);
+    CHECK(one_thread == three);
+    const xt::xtensor<float, 2> in_tiles = xt::view(three, 0, xt::all(), xt::all());
+    const auto whole = deblur::HyperLaplacianDeconvolver<float>(options).deconvolve(blurry, p.kernel);
+    MESSAGE("PSNR in tiles " << psnr(in_tiles, sharp) << " dB, in one piece " << psnr(whole, sharp) << " dB, blurry "
+                             << psnr(blurry, sharp) << " dB");
+    CHECK(psnr(in_tiles, sharp) > psnr(whole, sharp) - 0.05);
+    // No seam: along the core boundaries (rows 100, 200; column 100) the
+    // tiles differ from the one-piece result no more than elsewhere.
+    double at_cuts = 0, elsewhere = 0;
+    for (std::size_t r = 0; r < 300; ++r)
+        for (std::size_t c = 0; c < 200; ++c) {
+            const double d = std::abs(double(in_tiles(r, c)) - double(whole(r, c)));
+            const bool cut = (r >= 98 && r < 102) || (r >= 198 && r < 202) || (c >= 98 && c < 102);
+            (cut ? at_cuts : elsewhere) = std::max(cut ? at_cuts : elsewhere, d);
+        }
+    MESSAGE("largest difference from one piece: " << at_cuts << " at the core boundaries, " << elsewhere << " elsewhere");
+    CHECK(at_cuts <= elsewhere);
+    CHECK(elsewhere < 0.05);
+    // An image that fits one tile is deconvolved in one piece, as by HyperLaplacianDeconvolver.
+    deblur::Tensor<float> small = deblur::make_tensor<float>(1, 100, 100);
+    xt::view(small, 0, xt::all(), xt::all()) = xt::view(blurry, xt::range(0, 100), xt::range(0, 100));
+    const xt::xtensor<float, 2> small_2d = xt::view(small, 0, xt::all(), xt::all());
+    const xt::xtensor<float, 2> small_out = xt::view(tiled.deconvolve(small, p.kernel), 0, xt::all(), xt::all());
+    CHECK(small_out == deblur::HyperLaplacianDeconvolver<float>(options).deconvolve(small_2d, p.kernel));
 }
 
 TEST_CASE("the deconvolver runs on the reference DFT policy with the same result") {

@@ -269,4 +269,26 @@ void inverse_destroying(std::size_t h, std::size_t w, std::complex<T>* in, T* ou
         Fft::template inverse<T>(h, w, in, out);
 }
 
+// Fft's thread count inside one transform set to `n` for a scope, as when
+// the caller runs transforms in parallel itself (policies without a thread
+// count: nothing).
+template <class Fft>
+class ScopedThreads {
+public:
+    explicit ScopedThreads(int n) {
+        if constexpr (requires { Fft::set_threads(n); }) {
+            saved_ = Fft::threads();
+            Fft::set_threads(n);
+        }
+    }
+    ~ScopedThreads() {
+        if constexpr (requires { Fft::set_threads(saved_); }) Fft::set_threads(saved_);
+    }
+    ScopedThreads(const ScopedThreads&) = delete;
+    ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+private:
+    int saved_ = 1;
+};
+
 }  // namespace deblur::fft

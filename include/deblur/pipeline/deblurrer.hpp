@@ -15,7 +15,8 @@
 //
 // A Deblurrer owns its model, its threads setting and every buffer the
 // pipeline reuses between calls (networks, solver canvases and spectra: some
-// 200 MB after a 2048^2 photo, freed by release_buffers() or the destructor);
+// 100 MB per thread after a large photo, freed by release_buffers() or the
+// destructor);
 // the library keeps no other state between calls, apart from FFTW's plan
 // cache. One Deblurrer serves one call at a time: give each thread its own
 // (they may run concurrently; FFTW planning is serialised inside). A call is

@@ -81,8 +81,7 @@ inline std::vector<xt::xtensor<float, 2>> refine_supports(const std::vector<Kern
     std::vector<xt::xtensor<float, 2>> kernels(n);
     std::vector<std::vector<std::string>> lines(n);
     std::vector<std::exception_ptr> errors(n);
-    const int fft_threads = fft::Fftw::threads();
-    fft::Fftw::set_threads(std::max(1, fft_threads / static_cast<int>(n)));
+    const fft::ScopedThreads<fft::Fftw> shared(std::max(1, fft::Fftw::threads() / static_cast<int>(n)));
     DEBLUR_OMP(omp parallel for num_threads(static_cast<int>(n)) schedule(static, 1))
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(n); ++i) {
         try {
@@ -96,7 +95,6 @@ inline std::vector<xt::xtensor<float, 2>> refine_supports(const std::vector<Kern
             errors[i] = std::current_exception();
         }
     }
-    fft::Fftw::set_threads(fft_threads);
     for (std::size_t i = 0; i < n; ++i) {
         if (errors[i]) std::rethrow_exception(errors[i]);
         for (const auto& line : lines[i]) options.progress(line);

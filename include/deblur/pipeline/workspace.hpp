@@ -2,8 +2,9 @@
 // What a Deblurrer keeps between calls (deblurrer.hpp): the networks it built
 // from its model, with their buffers, so repeated calls (frames, benchmarks)
 // neither reload a network nor fault in fresh pages for every layer; and the
-// deconvolver and refiner, whose buffers (at 2048^2 some 200 MB of canvases
-// and spectra; a few MB for the refiner) would otherwise be faulted in afresh
+// deconvolver and refiners, whose buffers (some 100 MB of canvases and
+// spectra per tile and thread for a large photo, TiledDeconvolver; a few MB
+// per refiner) would otherwise be faulted in afresh
 // on every call, which measured ~3 ms per MB on the 2-core machine. They stay
 // allocated at the size of the largest image seen, until clear().
 #include <map>
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include "../deconv/deconv_options.hpp"
-#include "../deconv/hyper_laplacian.hpp"
+#include "../deconv/tiled_deconvolver.hpp"
 #include "../net/default_network.hpp"
 #include "../net/model_bytes.hpp"
 #include "kernel_estimator.hpp"
@@ -36,8 +37,8 @@ public:
         return *entry.second;
     }
 
-    HyperLaplacianDeconvolver<float>& deconvolver(const DeconvOptions& options) {
-        if (!deconvolver_) deconvolver_ = std::make_unique<HyperLaplacianDeconvolver<float>>();
+    TiledDeconvolver<float>& deconvolver(const DeconvOptions& options) {
+        if (!deconvolver_) deconvolver_ = std::make_unique<TiledDeconvolver<float>>();
         deconvolver_->set_options(options);
         return *deconvolver_;
     }
@@ -59,7 +60,7 @@ public:
 
 private:
     std::map<const unsigned char*, std::pair<ModelBytes, std::unique_ptr<KernelEstimator<Net>>>> estimators_;
-    std::unique_ptr<HyperLaplacianDeconvolver<float>> deconvolver_;
+    std::unique_ptr<TiledDeconvolver<float>> deconvolver_;
     std::vector<std::unique_ptr<KernelRefiner<float>>> refiners_;
 };
 
