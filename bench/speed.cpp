@@ -144,6 +144,7 @@ struct ProcessOptions {
     std::vector<std::string> cases;
     int runs = 5, peer_runs = 1, repeats = 3;
     double peer_max_mp = 1e9;
+    bool keep = false;  // keep the blurry photos in `work`
     fs::path tool = DEBLUR_TOOL, ipol = "/tmp/ipol243-build", peers = "../shared/peers", work = "/tmp/deblur-speed";
 };
 
@@ -239,7 +240,7 @@ void process_table(const ProcessOptions& o, const deblur::Tensor<float>& photo, 
                     c->kernel, cell(tool_s, "%.2f").c_str(), cell(tool_mb, "%.0f").c_str(), cell(warm_s, "%.2f").c_str(),
                     ipol_cell.c_str(), ipol_mb_cell.c_str(), ratio_cell.c_str());
         std::fflush(stdout);
-        fs::remove(blurry);
+        if (!o.keep) fs::remove(blurry);
     }
 }
 
@@ -282,6 +283,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--peers", process.peers, "--process: the peers folder (build_ipol243.sh, ipol243/)")->capture_default_str();
     app.add_option("--work", process.work, "--process: folder for the photos and results")->capture_default_str();
+    app.add_flag("--keep", process.keep, "--process: keep the blurry photos in --work");
     CLI11_PARSE(app, argc, argv);
     process.repeats = repeats;
     try {
