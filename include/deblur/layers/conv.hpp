@@ -88,7 +88,7 @@ public:
         const auto weights = permuted_weights();
         const auto bias = bias_vector();
         const Eigen::OuterStride<> plane(static_cast<Eigen::Index>(g.out_rows * g.out_cols));
-        for_each_chunk(g, [&](int, Workspace& ws, std::size_t begin, std::size_t end) {
+        for_each_chunk(g, false, [&](int, Workspace& ws, std::size_t begin, std::size_t end) {
             for (std::size_t r0 = begin; r0 < end; r0 += g.band_rows) {
                 const std::size_t rows = std::min(g.band_rows, end - r0);
                 unroll_rows(ws, in, g, r0, rows);
@@ -116,7 +116,7 @@ public:
         const auto weights = permuted_weights();
         const std::size_t k = patch_size();
         const Eigen::OuterStride<> plane(static_cast<Eigen::Index>(g.out_rows * g.out_cols));
-        const int team = for_each_chunk(g, [&](int, Workspace& ws, std::size_t begin, std::size_t end) {
+        const int team = for_each_chunk(g, true, [&](int, Workspace& ws, std::size_t begin, std::size_t end) {
             // Each chunk sums its parameter gradient (in the permuted order)
             // on its own; they are added to the layer's below.
             std::fill(ws.param_grad.begin(), ws.param_grad.end(), scalar(0));
@@ -242,15 +242,17 @@ private:
 
     // Splits the output rows into one contiguous chunk per thread and calls
     // fn(chunk, workspace, first_row, end_row) on each; returns the number of
-    // chunks. Each chunk has its own workspace.
+    // chunks. Each chunk has its own workspace; its gradient buffers are
+    // sized only for `gradients` (backward), so inference never touches them.
     template <class Fn>
-    int for_each_chunk(const Geometry& g, Fn&& fn) {
+    int for_each_chunk(const Geometry& g, bool gradients, Fn&& fn) {
         const int team = team_size(g);
         if (workspaces_.size() < static_cast<std::size_t>(team)) workspaces_.resize(team);
         const std::size_t buffer = (g.band_rows + F - 1) * row_block(g);
         for (int t = 0; t < team; ++t) {
             Workspace& ws = workspaces_[t];
             if (ws.toeplitz.size() < buffer) ws.toeplitz.resize(buffer);
+            if (!gradients) continue;
             if (ws.toeplitz_grad.size() < buffer) ws.toeplitz_grad.resize(buffer);
             ws.param_grad.resize(params_.size());
             ws.halo.resize(channels_ * (F - 1) * g.cols);

@@ -135,7 +135,6 @@ private:
     // Per-channel strides rounded up so every map starts SIMD-aligned.
     static std::size_t aligned(std::size_t n) { return (n + 15) / 16 * 16; }
     std::size_t spec_size() const { return hp_ * (wp_ / 2 + 1); }
-    std::size_t real_stride() const { return aligned(hp_ * wp_); }
     std::size_t spec_stride() const { return aligned(spec_size()); }
     complex* spectrum(std::size_t ch) { return spectra_.data() + ch * spec_stride(); }
 
@@ -173,7 +172,6 @@ private:
         wp_ = fft::fast_size(w_);
         window_.resize(h_, w_);
         const std::size_t nc = spec_size();
-        padded_.resize(2 * pairs_ * real_stride());
         spectra_.resize(2 * pairs_ * spec_stride());
         num_.resize(nc);
         den_.resize(nc);
@@ -192,9 +190,9 @@ private:
         prepare(in);
         std::copy(in.begin(), in.end(), last_input_.begin());
 
-        // Window, zero-pad, transform every map.
+        // Window, zero-pad, transform every map (rscratch_ is free until the inverse below).
         for (std::size_t ch = 0; ch < 2 * pairs_; ++ch) {
-            scalar* p = padded_.data() + ch * real_stride();
+            scalar* p = rscratch_.data();
             const scalar* x = in.data() + ch * h_ * w_;
             std::fill(p, p + hp_ * wp_, scalar(0));
             for (std::size_t r = 0; r < h_; ++r)
@@ -234,7 +232,7 @@ private:
 
     std::size_t pairs_ = 0, h_ = 0, w_ = 0, hp_ = 0, wp_ = 0;
     BarthannWindow2D<scalar> window_;
-    buffer<scalar> padded_, rscratch_, grid_, den_, b_;
+    buffer<scalar> rscratch_, grid_, den_, b_;
     buffer<complex> spectra_, num_, a_, gspec_, cscratch_;
     std::vector<scalar> last_input_;
     std::array<scalar, std::size_t(K) * K> cropped_{}, kernel_{};
