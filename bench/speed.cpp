@@ -150,11 +150,6 @@ struct ProcessOptions {
     fs::path tool = DEBLUR_TOOL, ipol = "/tmp/ipol243-build", peers = "../shared/peers", work = "/tmp/deblur-speed";
 };
 
-double median_of(std::vector<double> v) {
-    if (v.empty()) return NAN;
-    return median(std::move(v));
-}
-
 std::string cell(double v, const char* format) {
     if (!std::isfinite(v)) return "failed";
     char buf[32];
@@ -176,10 +171,9 @@ std::pair<double, double> time_commands(const std::vector<std::vector<std::strin
         if (!std::isfinite(total)) return {NAN, NAN};
         seconds.push_back(total);
     }
-    return {median_of(seconds), peak};
+    return {median(seconds), peak};
 }
 
-// The --process table (see the top of this file).
 // A colour rows x cols photo with the detail of a real one at every size: the
 // photos of `files` (in turn, from the first) enlarged 2x and laid side by side.
 deblur::Tensor<float> mosaic(const std::vector<fs::path>& files, std::size_t rows, std::size_t cols) {
@@ -203,6 +197,7 @@ deblur::Tensor<float> mosaic(const std::vector<fs::path>& files, std::size_t row
     return xt::clip(out, 0.0f, 1.0f);
 }
 
+// The --process table (see the top of this file).
 void process_table(const ProcessOptions& o, const std::vector<fs::path>& files, deblur::Deblurrer& deblurrer) {
     using namespace deblur;
     fs::create_directories(o.work);

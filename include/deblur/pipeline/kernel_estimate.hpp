@@ -85,12 +85,10 @@ inline std::vector<xt::xtensor<float, 2>> refine_supports(const std::vector<Kern
     DEBLUR_OMP(omp parallel for num_threads(static_cast<int>(n)) schedule(static, 1))
     for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(n); ++i) {
         try {
-            const auto record = [&](const std::string& line) {
-                if (options.cancel && options.cancel->load(std::memory_order_relaxed)) throw Cancelled();
-                lines[i].push_back(line);
-            };
-            kernels[i] = refiners[i]->refine(crop, initial, supports[i], noise,
-                                             options.progress ? std::function<void(const std::string&)>(record) : nullptr);
+            std::function<void(const std::string&)> record;  // the lines kept, a cancellation seen at once
+            if (options.progress)
+                record = checking_cancel([&lines, i](const std::string& line) { lines[i].push_back(line); }, options.cancel);
+            kernels[i] = refiners[i]->refine(crop, initial, supports[i], noise, record);
         } catch (...) {
             errors[i] = std::current_exception();
         }
