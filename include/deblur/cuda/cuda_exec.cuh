@@ -55,8 +55,8 @@
 //   - The CUDA Quotient and ImageQuotient do not check their input for NaN
 //     (that would need a host round trip) and reuse the last forward's spectra
 //     in backward for the same input tensors (see their headers).
-//   - Compiled with nvcc 13.0 for sm_90 but not yet run on a GPU (2026-11-25):
-//     tests/cuda/ holds the checks to run first.
+//   - Built with nvcc 13.0 for sm_90; tests/cuda/ holds the checks against
+//     the CPU layers (the README's "The CUDA backend" gives their status).
 #include <concepts>
 #include <cstddef>
 #include <random>

@@ -20,18 +20,17 @@ struct DeconvOptions {
     int inner_iterations = 1;     // (w, x) updates per beta
     // Treat the blurry image as known only inside its borders (a masked data
     // term, the band around the image left unknown) rather than trusting a
-    // smooth periodic fill there; see hyper_laplacian.hpp. Measured on the
-    // Levin set ('valid' blur, sigma 0.01, true kernels): mean PSNR 30.9 dB
-    // against 29.8 dB with the fill; 1, 2, 3, 4, 6 CG steps per x-update gave
-    // 30.3, 30.8, 30.9, 30.9, 31.0 dB.
+    // smooth periodic fill there (see hyper_laplacian.hpp): it deconvolves
+    // the Levin set better than the fill with true kernels, and 3 CG steps
+    // per x-update are where more stop paying (BENCHMARKS.md, "Deconvolution").
     bool estimate_boundary = true;
     int boundary_iterations = 3;  // conjugate-gradient steps per masked x-update
     // Pixels of the blurry image at this value, the top of the range, are
     // clipped highlights (the sensor saturated after the blur): they are left
     // out of the data term like the band around the image, so that the result
     // need not ring to explain them (with estimate_boundary only; infinity:
-    // every pixel is data). bench/large_blur's clipped set: BENCHMARKS.md
-    // "Large blur".
+    // every pixel is data). Evidence: bench/large_blur's clipped set
+    // (BENCHMARKS.md, "Deconvolution").
     double saturation = 1;
 
     // Whether a pixel value is clipped at `level`: equal to it (within a

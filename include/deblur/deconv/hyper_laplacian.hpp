@@ -58,9 +58,10 @@ namespace deblur {
 // spectrum about twice (the passes are memory-bound: at 2048^2 one pass over
 // a spectrum costs about as much as a transform). On canvases of 640^2 and
 // more the passes run on OpenMP's threads, over blocks of rows handed out
-// dynamically (statically split passes measured 1.5-2x slower than one
-// thread once another process shared the two cores: each waited for its
-// preempted half); sums are kept per row and added in row order, so the
+// dynamically (statically split passes ran slower than one thread once
+// another process shared the cores: each waited for its preempted half;
+// BENCHMARKS.md, "Threaded deconvolution passes"); sums are kept per row
+// and added in row order, so the
 // result does not depend on the thread count. FFTW threads the transforms
 // (fftw.hpp).
 template <class T, class Fft = fft::Fftw>

@@ -53,8 +53,8 @@ public:
     }
     const DeconvOptions& options() const { return options_; }
 
-    // Context around each core: two kernel sizes, at least 32 px (1.5 and 1
-    // kernel size measured 0.03 and 0.02 dB below the one-piece solve at 75 px).
+    // Context around each core: two kernel sizes, at least 32 px (less context
+    // falls below the one-piece solve; BENCHMARKS.md, "Deconvolution").
     static std::size_t margin(std::size_t kernel_size) { return std::max<std::size_t>(32, 2 * kernel_size); }
 
     // Cores per axis of length n for a kernel of size k (1: one piece).

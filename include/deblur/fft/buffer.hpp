@@ -2,14 +2,14 @@
 // Scratch storage for the FFT solvers: SIMD-aligned (FFTW's fast plans need
 // it) and, unlike std::vector, left uninitialised when it grows. A canvas of
 // a large photo is tens of MB per array; zero-filling a dozen of them on
-// every call measured a third of a 2048^2 deconvolution (memset plus the
-// page faults). Every user writes each element before reading it.
+// every call would cost about a third of a 2048^2 deconvolution (memset plus
+// the page faults). Every user writes each element before reading it.
 // Buffers of a huge page (2 MB) or more ask Linux for transparent huge pages
 // (their size rounded up to whole huge pages): on the 2-core machine the
 // first touch of fresh memory cost 3-10 ms per MB in 4 kB pages (a page
 // fault each; several transforms' worth for one canvas) and ~0.1 ms in 2 MB
-// pages. (With the former 8 MB threshold the 5-7 MB spectra of a 1024^2
-// deconvolution took 4 kB pages: ~0.1 s of CPU per call.)
+// pages. The threshold is one huge page so that the 5-7 MB spectra of a
+// 1024^2 deconvolution get them too (BENCHMARKS.md, "Memory and FFT plans").
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -122,7 +122,8 @@ public:
     // Plans for new sizes from now on: estimated (the default: instant, the
     // same algorithm every run) or measured (FFTW_MEASURE: FFTW times
     // candidate algorithms, which takes seconds per new size, then
-    // transforms run up to ~2x faster: BENCHMARKS.md). Measured plans may
+    // transforms run up to ~2x faster: BENCHMARKS.md, "Memory and FFT
+    // plans"). Measured plans may
     // differ from run to run, and so may the last bits of results; keep them
     // between runs with save_wisdom / load_wisdom.
     static void set_measure(bool measure) { settings().measure = measure; }

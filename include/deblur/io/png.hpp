@@ -170,8 +170,8 @@ inline bool png_encode_plain(PngEncodeState* state) {
     png_set_write_fn(png, state, png_write_to_memory, png_flush_nothing);
     png_set_IHDR(png, info, state->width, state->height, state->bit_depth, color_types[state->channels - 1],
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    // zlib level 3, not the default 6: a 12 MP colour photo is written in
-    // 1.2 s instead of 3.1 s, in a file 12 % larger (9.9 -> 11.1 MB).
+    // zlib level 3, not the default 6: less than half the write time for a
+    // file some 12 % larger (BENCHMARKS.md, "Memory and FFT plans").
     png_set_compression_level(png, 3);
     png_write_info(png, info);
     for (std::uint32_t y = 0; y < state->height; ++y)

@@ -20,7 +20,8 @@
 // the field one that a camera motion of translations and in-plane rotation
 // produces: every patch's data then constrains the same motion, and a patch
 // with little texture gets its kernel from its neighbours (refining each
-// local kernel alone on its patch failed on such patches; BENCHMARKS.md).
+// local kernel alone on its patch fails on such patches; BENCHMARKS.md,
+// "Spatially-varying blur").
 // (Fitting the pose weights directly by projected gradient converged far
 // more slowly: thousands of nearly identical poses make that problem
 // ill-conditioned, while the kernel step is well posed and CG solves it.)

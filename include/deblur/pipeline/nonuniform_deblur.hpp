@@ -25,12 +25,10 @@
 //      Eq. 9); without it, (project) the start is only projected;
 //   4. every channel is deconvolved with the field by EFFDeconvolver (the
 //      hyper-Laplacian prior for the noise level, EFF operator by CG).
-// Why these defaults: on bench/nonuniform (BENCHMARKS.md) the network's
-// field (the paper's Eq. 7-9) and per-patch refinement both measured worse
-// than starting the field refinement from the uniform kernel, with the
-// uniform model's weights and still with models/nonuniform.dbm (a short
-// fine-tune on kernel fields: network-field 22.07 / 24.35 dB against 22.27 /
-// 24.42 dB for this default on the two photo sets).
+// Why these defaults: on bench/nonuniform the network's field (the paper's
+// Eq. 7-9) and per-patch refinement both give worse images than starting the
+// field refinement from the uniform kernel, also with models/nonuniform.dbm
+// (BENCHMARKS.md, "Experiments that decided a default").
 // The EFF grid of the field is over the latent image of the 'valid' model
 // ((H + S - 1) x (W + S - 1), EFFDeconvolver::latent_grid); the network and
 // the per-patch refinement use the same counts on the blurry image, whose
@@ -184,7 +182,7 @@ inline Tensor<float> estimate_kernel_field(const xt::xtensor<float, 2>& gray, do
         refinement.eta = options.eta;
         field = KernelFieldRefiner<float>(refinement).refine(gray, field, basis, noise, options.base.progress);
         // A refined field unlike the uniform kernel it came from means the
-        // refinement lost its way (measured: it happens where the uniform
+        // refinement lost its way (on bench/nonuniform: it happens where the uniform
         // kernel is already poor, and the result is then far worse than with
         // the uniform kernel): keep the uniform kernel then.
         double similarity = 0;

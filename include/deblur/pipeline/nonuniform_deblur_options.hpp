@@ -15,7 +15,7 @@ struct NonuniformDeblurOptions {
     std::size_t grid_rows = 3, grid_cols = 3;  // EFF patches per axis
     // Step 1's refinement with base.refinement.tail_prune as given; off by
     // default (tail_prune = 0 there): the field started from such a kernel
-    // measured 0.66 dB worse on held-out photos (BENCHMARKS.md, bench/nonuniform).
+    // deconvolves worse (BENCHMARKS.md, "Experiments that decided a default").
     bool uniform_tail_pruning = false;
     std::filesystem::path field_model;  // the network of step 2; empty: the Model's field network
     bool refine_patches = false;        // step 3: refine each local kernel classically on its patch ...
