@@ -32,6 +32,7 @@
 #include <deblur/deconv/hyper_laplacian.hpp>
 #include <deblur/eval/aligned_ssd.hpp>
 #include <deblur/eval/kernel_similarity.hpp>
+#include <deblur/fft/fftw.hpp>
 #include <deblur/pipeline/blind_deblur.hpp>
 #include <deblur/pipeline/kernel_refiner.hpp>
 
@@ -76,6 +77,10 @@ int main(int argc, char** argv) {
                                            "tuned for it)")->capture_default_str();
     app.add_option("--noise", noise, "Noise level the fixed non-blind deconvolution is tuned for")->capture_default_str();
     app.add_flag("!--summary-only", per_image, "Print only the summary tables");
+    bool estimated_plans = false;
+    app.add_flag("--estimated-fft-plans", estimated_plans,
+                 "Forget the shipped FFT plans: every transform planned by FFTW_ESTIMATE, as where the shipped wisdom "
+                 "does not apply (another CPU or FFTW version)");
     int runs = 1;
     double jitter = 1e-4;
     app.add_option("--runs", runs, "Repeat the benchmark with a tiny seeded perturbation of every image (run 0: none) "
@@ -109,6 +114,7 @@ int main(int argc, char** argv) {
         KernelRefiner<float> refiner(ropt);
         HyperLaplacianDeconvolver<float> solver(DeconvOptions::for_noise(noise));
         Deblurrer deblurrer(model.empty() ? Model::default_model() : Model::from_file(model));
+        if (estimated_plans) fft::Fftw::forget_wisdom<float>();
         // One pass over the 32 images; run > 0 perturbs each image by Gaussian noise of sigma `jitter`.
         const auto evaluate = [&](int run) {
             std::map<std::string, std::vector<Row>> results;

@@ -4,6 +4,8 @@
 #include <deblur/fft/fast_size.hpp>
 #include <deblur/fft/fftw.hpp>
 #include <deblur/fft/reference_dft.hpp>
+#include <deblur/fft/shipped_wisdom.hpp>
+#include <deblur/blur/real_fft_size.hpp>
 
 #include <cmath>
 #include <complex>
@@ -134,6 +136,23 @@ TEST_CASE_TEMPLATE("Fftw's measured plans transform as the estimated ones, and t
     using Other = std::conditional_t<std::is_same_v<T, float>, double, float>;
     Fftw::save_wisdom<Other>(dir.path / "other.txt");
     CHECK_THROWS_AS(Fftw::load_wisdom<T>(dir.path / "other.txt"), std::runtime_error);
+}
+
+TEST_CASE("the shipped FFT plans: FFTW takes them, and they cover the refinement of a 255^2 image") {
+    REQUIRE(deblur::fft::import_shipped_wisdom());
+    CHECK(deblur::fft::import_shipped_wisdom());  // once per process, the same answer
+    // The finest canvas of the first support (35 px) of a 255^2 image.
+    const std::size_t n = deblur::real_fft_size(255 + 35);
+    // The wisdom names algorithms measured on the AVX-512 machine kind; FFTW
+    // plans afresh where they cannot run.
+    if (__builtin_cpu_supports("avx512f")) {
+        CHECK(Fftw::has_wisdom<float>(n, n, true));
+        CHECK(Fftw::has_wisdom<float>(n, n, false));
+    }
+    CHECK_FALSE(Fftw::has_wisdom<float>(997, 991, true));  // a size the pipeline never uses
+    CHECK_FALSE(Fftw::import_wisdom<float>("(not wisdom)"));
+    Fftw::forget_wisdom<float>();
+    CHECK_FALSE(Fftw::has_wisdom<float>(n, n, true));
 }
 
 TEST_CASE("fast_size picks even sizes with small odd parts") {

@@ -55,6 +55,7 @@ struct fftw_api<double> {
     static void init_threads() { fftw_init_threads(); fftw_make_planner_thread_safe(); }
     static void plan_with_nthreads(int n) { fftw_plan_with_nthreads(n); }
     static bool import_wisdom(const char* text) { return fftw_import_wisdom_from_string(text) != 0; }
+    static void forget_wisdom() { fftw_forget_wisdom(); }
     static std::string export_wisdom() {
         std::unique_ptr<char, void (*)(void*)> text(fftw_export_wisdom_to_string(), std::free);
         return text ? std::string(text.get()) : std::string();
@@ -79,6 +80,7 @@ struct fftw_api<float> {
     static void init_threads() { fftwf_init_threads(); fftwf_make_planner_thread_safe(); }
     static void plan_with_nthreads(int n) { fftwf_plan_with_nthreads(n); }
     static bool import_wisdom(const char* text) { return fftwf_import_wisdom_from_string(text) != 0; }
+    static void forget_wisdom() { fftwf_forget_wisdom(); }
     static std::string export_wisdom() {
         std::unique_ptr<char, void (*)(void*)> text(fftwf_export_wisdom_to_string(), std::free);
         return text ? std::string(text.get()) : std::string();
@@ -139,13 +141,43 @@ public:
         std::ifstream in(file, std::ios::binary);
         const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (!in && !in.eof()) throw std::runtime_error("deblur::fft::Fftw: cannot read wisdom file " + file.string());
-        auto& c = cache<T>();
-        std::lock_guard lock(c.mutex);
-        init_threads(c);  // before any planner call, wisdom included
-        if (!detail::fftw_api<T>::import_wisdom(text.c_str()))
+        if (!import_wisdom<T>(text.c_str()))
             throw std::runtime_error("deblur::fft::Fftw: " + file.string() +
                                      " is not FFTW wisdom of this precision and FFTW version");
         return true;
+    }
+
+    // Adds FFTW wisdom of precision T from text; false (and nothing added)
+    // when it is not wisdom of this precision and FFTW version. Plans made
+    // from then on use it whether estimated or measured: FFTW_ESTIMATE takes
+    // any wisdom it has for a problem.
+    template <class T = float>
+    static bool import_wisdom(const char* text) {
+        auto& c = cache<T>();
+        std::lock_guard lock(c.mutex);
+        init_threads(c);  // before any planner call, wisdom included
+        return detail::fftw_api<T>::import_wisdom(text);
+    }
+
+    // Forgets FFTW's wisdom of precision T (imported or accumulated): plans
+    // made from then on are estimated or measured afresh; cached plans stay.
+    template <class T = float>
+    static void forget_wisdom() {
+        auto& c = cache<T>();
+        std::lock_guard lock(c.mutex);
+        detail::fftw_api<T>::forget_wisdom();
+    }
+
+    // Whether FFTW has wisdom for the transform that forward (or inverse)
+    // on an h x w image of aligned arrays would plan now (with the thread
+    // count it would use), so that its plan costs no planning time.
+    template <class T = float>
+    static bool has_wisdom(std::size_t h, std::size_t w, bool forward) {
+        auto& c = cache<T>();
+        std::lock_guard lock(c.mutex);
+        auto p = make_plan_locked<T>(h, w, forward, true, threads_for(h, w), FFTW_ESTIMATE | FFTW_WISDOM_ONLY);
+        if (p) detail::fftw_api<T>::destroy(p);
+        return p != nullptr;
     }
     template <class T = float>
     static void save_wisdom(const std::filesystem::path& file) {
@@ -236,28 +268,38 @@ private:
 
     template <class T>
     static typename detail::fftw_api<T>::plan plan_for(std::size_t h, std::size_t w, bool forward, bool is_aligned) {
-        using api = detail::fftw_api<T>;
         if (h == 0 || w == 0) throw std::invalid_argument("deblur::fft::Fftw: empty transform");
         auto& c = cache<T>();
-        const int nthreads = h * w < min_threaded_size ? 1 : threads();
+        const int nthreads = threads_for(h, w);
         const bool measured = measure();
         std::lock_guard lock(c.mutex);
         const auto key = std::make_tuple(h, w, forward, is_aligned, nthreads, measured);
         if (auto it = c.plans.find(key); it != c.plans.end()) return it->second;
-        init_threads(c);
+        auto p = make_plan_locked<T>(h, w, forward, is_aligned, nthreads, measured ? FFTW_MEASURE : FFTW_ESTIMATE);
+        if (!p) throw std::runtime_error("deblur::fft::Fftw: FFTW could not make a plan");
+        c.plans.emplace(key, p);
+        return p;
+    }
+
+    static int threads_for(std::size_t h, std::size_t w) { return h * w < min_threaded_size ? 1 : threads(); }
+
+    // A new plan (the caller owns it; null when FFTW makes none, as with
+    // FFTW_WISDOM_ONLY and no wisdom). The caller holds the cache's mutex.
+    template <class T>
+    static typename detail::fftw_api<T>::plan make_plan_locked(std::size_t h, std::size_t w, bool forward, bool is_aligned,
+                                                               int nthreads, unsigned flags) {
+        using api = detail::fftw_api<T>;
+        init_threads(cache<T>());
         api::plan_with_nthreads(nthreads);
         // Planning arrays: ESTIMATE does not touch them, MEASURE overwrites them; they fix the alignment.
         const std::size_t nc = h * (w / 2 + 1);
         std::unique_ptr<void, void (*)(void*)> real(api::malloc(sizeof(T) * 2 * nc), api::free);
         std::unique_ptr<void, void (*)(void*)> cplx(api::malloc(sizeof(typename api::complex) * nc), api::free);
         if (!real || !cplx) throw std::bad_alloc();
-        const unsigned flags = (measured ? FFTW_MEASURE : FFTW_ESTIMATE) | (is_aligned ? 0u : FFTW_UNALIGNED);
+        flags |= is_aligned ? 0u : FFTW_UNALIGNED;
         const int hi = static_cast<int>(h), wi = static_cast<int>(w);
-        auto p = forward ? api::r2c(hi, wi, static_cast<T*>(real.get()), static_cast<typename api::complex*>(cplx.get()), flags)
-                         : api::c2r(hi, wi, static_cast<typename api::complex*>(cplx.get()), static_cast<T*>(real.get()), flags);
-        if (!p) throw std::runtime_error("deblur::fft::Fftw: FFTW could not make a plan");
-        c.plans.emplace(key, p);
-        return p;
+        return forward ? api::r2c(hi, wi, static_cast<T*>(real.get()), static_cast<typename api::complex*>(cplx.get()), flags)
+                       : api::c2r(hi, wi, static_cast<typename api::complex*>(cplx.get()), static_cast<T*>(real.get()), flags);
     }
 };
 
