@@ -125,8 +125,8 @@ TEST_CASE("the support ladder stops where two supports agree, and an estimate wi
     CHECK(result.kernel.shape(0) > 1);  // the least-filled estimate, for the user to see
 }
 
-// When two neighbouring supports disagree while the smaller one holds its
-// kernel, the larger may have wandered off: a support between them decides.
+// When two neighbouring supports disagree although both hold their kernels,
+// the larger may have wandered off: a support between them decides.
 // Known answer (the 31 px blur above, a first support of 53 px): 53 vs 79 px
 // agree at 0.75, 53 vs 65 px at 0.82 (measured), so with an agreement
 // threshold of 0.785 the ladder accepts the 53 px kernel through the support

@@ -113,11 +113,11 @@ inline int odd_between(int smaller, int larger) {
 // previous support's kernel (kernel_similarity >= refine_agreement): a blur
 // that a support holds comes out the same on a larger one, while a failed
 // estimate spreads noise that changes with the support. The smaller of the
-// two is kept when it fits too. When two neighbours disagree while the
-// smaller holds its kernel, the larger may have wandered off on its own: a
-// support between them is refined, and the smaller is accepted if that one
-// agrees with it (on Levin's benchmark this keeps one image from flipping to
-// "unreliable" under perturbations of 1e-4). Each refinement starts from
+// two is kept when it fits too. When two neighbours disagree although both
+// kernels lie inside their supports, the larger may have wandered off on its
+// own: a support between them is refined, and the smaller is accepted if
+// that one agrees with it (on Levin's benchmark this keeps one image from
+// flipping to "unreliable" under perturbations of 1e-4). Each refinement starts from
 // the network's kernel, so an error on one support does not carry over to
 // the next, and with two refiners (two threads) the supports are refined two
 // at a time: the result is that of one refiner, in less time.
@@ -157,10 +157,11 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
             std::to_string(agreement) + (fits ? "" : ", the larger fills its support"));
         if (fits && agreement >= options.refine_agreement)
             return {trimmed(kernel_fits_support(previous) ? previous : k), true, {}};
-        // The larger support may have wandered off where the smaller one
-        // holds the blur: a support between the two decides.
+        // Both hold their kernels but disagree: the larger may have wandered
+        // off on its own, and a support between the two decides. (When the
+        // larger fills its support the blur may exceed the smaller one too.)
         const int between = odd_between(ladder[i - 1], ladder[i]);
-        if (kernel_fits_support(previous) && between > 0) {
+        if (fits && kernel_fits_support(previous) && between > 0) {
             const auto middle = refine_supports(refiners, crop, network_kernel, std::span<const int>(&between, 1), noise, options)[0];
             const double middle_agreement = kernel_similarity(trimmed(middle), trimmed(previous));
             say("kernels on " + std::to_string(ladder[i - 1]) + " and " + std::to_string(between) + " px supports: similarity " +
