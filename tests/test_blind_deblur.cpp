@@ -69,6 +69,45 @@ TEST_CASE("a Deblurrer keeps its buffers between calls, release_buffers frees th
     CHECK(once.sharp == first.sharp);
 }
 
+// The ladder's known-answer case (below): the sample scene blurred by a
+// seeded 31 px kernel with noise 0.002, and a 13 px Gaussian as the stand-in
+// network's kernel.
+namespace {
+struct LadderCase {
+    xt::xtensor<float, 2> truth, blurry, start;
+};
+LadderCase ladder_case() {
+    const auto photo = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-sharp.png");
+    const xt::xtensor<float, 2> sharp = xt::view(photo.pixels, 0, xt::all(), xt::all());
+    std::mt19937_64 rng(21);
+    LadderCase c;
+    c.truth = deblur::MotionKernelSampler{}.sample<float>(31, rng);
+    c.blurry = deblur::blur(sharp, c.truth, deblur::BlurMode::valid);
+    deblur::add_gaussian_noise(c.blurry, 0.002, rng);
+    c.start = xt::zeros<float>({13, 13});
+    for (int r = 0; r < 13; ++r)
+        for (int q = 0; q < 13; ++q) c.start(r, q) = float(std::exp(-((r - 6) * (r - 6) + (q - 6) * (q - 6)) / 8.0));
+    c.start /= xt::sum(c.start)();
+    return c;
+}
+
+// Options whose network returns `start`, keeping the progress lines.
+struct LadderRun {
+    std::vector<std::string> messages;
+    deblur::BlindDeblurOptions options;
+    explicit LadderRun(const xt::xtensor<float, 2>& start) {
+        options.network = [start](const xt::xtensor<float, 2>&, const deblur::ModelBytes&, int,
+                                  const std::function<void(const std::string&)>&) { return start; };
+        options.progress = [this](const std::string& m) { messages.push_back(m); };
+    }
+    LadderRun(const LadderRun&) = delete;  // progress refers to this object
+    LadderRun& operator=(const LadderRun&) = delete;
+    bool said(const std::string& start) const {
+        return std::any_of(messages.begin(), messages.end(), [&](const std::string& m) { return m.rfind(start, 0) == 0; });
+    }
+};
+}  // namespace
+
 // A known answer for the support ladder: the sample scene blurred by a 31 px
 // kernel, with a stand-in "network" that returns a 13 px Gaussian (too small
 // on purpose), so each support is too small or large enough by construction,
@@ -81,25 +120,10 @@ TEST_CASE("a Deblurrer keeps its buffers between calls, release_buffers frees th
 // Refinements of up to 61 px: skipped in unoptimised builds, run in Release.
 TEST_CASE("the support ladder stops where two supports agree, and an estimate without agreement is not used" *
           doctest::skip(unoptimised_build)) {
-    const auto photo = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-sharp.png");
-    const xt::xtensor<float, 2> sharp = xt::view(photo.pixels, 0, xt::all(), xt::all());
-    std::mt19937_64 rng(21);
-    const auto truth = deblur::MotionKernelSampler{}.sample<float>(31, rng);
-    xt::xtensor<float, 2> blurry = deblur::blur(sharp, truth, deblur::BlurMode::valid);
-    deblur::add_gaussian_noise(blurry, 0.002, rng);
-
-    xt::xtensor<float, 2> gaussian = xt::zeros<float>({13, 13});
-    for (int r = 0; r < 13; ++r)
-        for (int c = 0; c < 13; ++c) gaussian(r, c) = float(std::exp(-((r - 6) * (r - 6) + (c - 6) * (c - 6)) / 8.0));
-    gaussian /= xt::sum(gaussian)();
-    std::vector<std::string> messages;
-    deblur::BlindDeblurOptions options;
-    options.network = [&](const xt::xtensor<float, 2>&, const deblur::ModelBytes&, int,
-                          const std::function<void(const std::string&)>&) { return gaussian; };
-    options.progress = [&](const std::string& m) { messages.push_back(m); };
-    const auto said = [&](const std::string& start) {
-        return std::any_of(messages.begin(), messages.end(), [&](const std::string& m) { return m.rfind(start, 0) == 0; });
-    };
+    const auto [truth, blurry, gaussian] = ladder_case();
+    LadderRun run(gaussian);
+    auto& [messages, options] = run;
+    const auto said = [&](const std::string& start) { return run.said(start); };
 
     const auto kernel = deblur::estimate_kernel(blurry, 0.002, options);
     CHECK(said("kernels on 27 and 41 px supports"));
@@ -132,24 +156,10 @@ TEST_CASE("the support ladder stops where two supports agree, and an estimate wi
 // threshold of 0.785 the ladder accepts the 53 px kernel through the support
 // between; without that step it would go on to 79 and 119 px.
 TEST_CASE("a disagreement of two supports is settled by a support between them" * doctest::skip(unoptimised_build)) {
-    const auto photo = deblur::io::read_image(DEBLUR_SOURCE_DIR "/examples/sample-sharp.png");
-    const xt::xtensor<float, 2> sharp = xt::view(photo.pixels, 0, xt::all(), xt::all());
-    std::mt19937_64 rng(21);
-    const auto truth = deblur::MotionKernelSampler{}.sample<float>(31, rng);
-    xt::xtensor<float, 2> blurry = deblur::blur(sharp, truth, deblur::BlurMode::valid);
-    deblur::add_gaussian_noise(blurry, 0.002, rng);
-    xt::xtensor<float, 2> gaussian = xt::zeros<float>({13, 13});
-    for (int r = 0; r < 13; ++r)
-        for (int c = 0; c < 13; ++c) gaussian(r, c) = float(std::exp(-((r - 6) * (r - 6) + (c - 6) * (c - 6)) / 8.0));
-    gaussian /= xt::sum(gaussian)();
-    std::vector<std::string> messages;
-    deblur::BlindDeblurOptions options;
-    options.network = [&](const xt::xtensor<float, 2>&, const deblur::ModelBytes&, int,
-                          const std::function<void(const std::string&)>&) { return gaussian; };
-    options.progress = [&](const std::string& m) { messages.push_back(m); };
-    const auto said = [&](const std::string& start) {
-        return std::any_of(messages.begin(), messages.end(), [&](const std::string& m) { return m.rfind(start, 0) == 0; });
-    };
+    const auto [truth, blurry, gaussian] = ladder_case();
+    LadderRun run(gaussian);
+    auto& [messages, options] = run;
+    const auto said = [&](const std::string& start) { return run.said(start); };
     options.refine_growth = 4;  // 13 px x 4: a first support of 53 px
     options.refine_agreement = 0.785;
     deblur::Deblurrer deblurrer;
