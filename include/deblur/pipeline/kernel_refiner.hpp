@@ -48,7 +48,7 @@
 namespace deblur {
 
 struct KernelRefinerOptions {
-    int iterations = 10;          // latent/kernel alternations per pyramid level (5: Levin 2.06, 10: 1.89; BENCHMARKS.md)
+    int iterations = 10;          // latent/kernel alternations per pyramid level (fewer lose quality, more gain none; BENCHMARKS.md)
     double lambda = 2e-3;         // L0 weight at the start of each level (intensities in [0, 1]); see BENCHMARKS.md
     double lambda_decay = 1.1;    // lambda shrinks by this factor per alternation ...
     double lambda_min = 1e-4;     // ... down to this
@@ -58,11 +58,10 @@ struct KernelRefinerOptions {
     // Hysteresis: values down to tail_prune of the peak, but not below
     // tail_noise times the RMS of the update's negative values (its noise),
     // are kept where 8-connected to a value above `prune`: the faint tail of
-    // a long blur survives, noise does not. 0: off, all below `prune` is cut.
-    // Levin, mean of 8 runs: 1.654 off, 1.501 on (BENCHMARKS.md "Tail pruning").
-    // Images that get the support solver use support_tail_noise instead: the
-    // sharper update's faint tails fall below 2.5 (Levin, 8 runs: 2 best of
-    // 1.625-2.5; 2 on the support level only, 2.5 on the others: 1.409).
+    // a long blur survives, noise does not. 0: off, all below `prune` is cut
+    // (BENCHMARKS.md "Tail pruning"). Images that get the support solver use
+    // support_tail_noise instead: the sharper update's faint tails fall below
+    // 2.5.
     double tail_prune = 0.02;
     double tail_noise = 2.5;
     double beta_rate = 2;         // half-quadratic penalty growth per latent step (beta = 2 lambda ... beta_max)
@@ -77,10 +76,9 @@ struct KernelRefinerOptions {
     // any image with support_solver. The closed form's cropped minimiser is
     // smoother (thicker kernels) than the true blur; the support solver
     // sharpens it, and on the finest level only it does not fail as it does
-    // from the coarsest one. It needs clean images: Levin (noise ~0.002),
-    // mean of 8 runs 1.491 -> 1.347; with noise 0.0025 added still better,
-    // with 0.005 or 0.01 much worse, as on the validation set at sigma 0.01
-    // (BENCHMARKS.md).
+    // from the coarsest one. It needs clean images: it wins on Levin (noise
+    // ~0.002) and loses from noise 0.005 on (BENCHMARKS.md, "The kernel
+    // update on its support at the finest level").
     int support_levels = 1;
     double support_max_noise = 0.004;
     double support_tail_noise = 2;
@@ -91,7 +89,7 @@ struct KernelRefinerOptions {
     // gradients above a threshold (set on the blurry image so that each of 4
     // directions keeps edge_pixels x kernel-size pixels, then / edge_decay per
     // alternation), and only inside the image, not on the canvas' smooth extension.
-    bool select_edges = true;  // Levin, mean of 8 runs: 1.885 without, 1.654 with (BENCHMARKS.md)
+    bool select_edges = true;  // better kernels on Levin than all gradients (BENCHMARKS.md, "Edge selection")
     double edge_pixels = 20;
     double edge_decay = 1.1;
     // Clipped highlights: with select_edges, no gradient within the kernel's
