@@ -125,9 +125,8 @@ public:
     // same algorithm every run) or measured (FFTW_MEASURE: FFTW times
     // candidate algorithms, which takes seconds per new size, then
     // transforms run up to ~2x faster: BENCHMARKS.md, "Memory and FFT
-    // plans"). Measured plans may
-    // differ from run to run, and so may the last bits of results; keep them
-    // between runs with save_wisdom / load_wisdom.
+    // plans"). Measured plans may differ from run to run, and so may the last
+    // bits of results; keep them between runs with save_wisdom / load_wisdom.
     static void set_measure(bool measure) { settings().measure = measure; }
     static bool measure() { return settings().measure; }
 
@@ -161,6 +160,8 @@ public:
 
     // Forgets FFTW's wisdom of precision T (imported or accumulated): plans
     // made from then on are estimated or measured afresh; cached plans stay.
+    // (import_shipped_wisdom imports once per process: it does not bring the
+    // shipped plans back.)
     template <class T = float>
     static void forget_wisdom() {
         auto& c = cache<T>();
