@@ -26,6 +26,7 @@
 
 #include <deblur/core/atomic_file.hpp>
 #include <deblur/fft/fftw.hpp>
+#include <deblur/fft/shipped_wisdom.hpp>
 #include <deblur/io/color.hpp>
 #include <deblur/io/kernel_file.hpp>
 #include <deblur/io/read_image.hpp>
@@ -257,6 +258,10 @@ int main(int argc, char** argv) {
     app.add_option("--fft-wisdom", wisdom_file,
                    "Measure the FFT plans (FFTW_MEASURE) and keep them in this file: seconds of planning on the "
                    "first run of an image size, faster transforms on every later one (BENCHMARKS.md)");
+    bool shipped_plans = false;
+    app.add_flag("--shipped-fft-plans", shipped_plans,
+                 "Use the FFT plans measured for the usual sizes on the CI machine kind (compiled in): faster, but "
+                 "the results round differently (BENCHMARKS.md, \"Memory and FFT plans\")");
     app.add_flag("-q,--quiet", quiet, "No progress output");
     if (const auto status = deblur::tools::parse_command_line(app, argc, argv, "deblur")) return *status;
 
@@ -270,6 +275,8 @@ int main(int argc, char** argv) {
         check_options(app, options, threads, nonuniform_options.eta);
         if (threads > 0) omp_set_num_threads(threads);
         deblur::fft::Fftw::set_threads(threads > 0 ? threads : omp_get_max_threads());
+        if (shipped_plans && !deblur::fft::import_shipped_wisdom())
+            say("the shipped FFT plans are for another FFTW version: not used");
         if (!wisdom_file.empty()) deblur::tools::load_fft_wisdom(wisdom_file, say);
         options.progress = say;
         options.network = deblur::tools::network_for_device(device);

@@ -14,9 +14,10 @@
 namespace deblur::fft {
 
 // Imports the shipped wisdom into FFTW's single-precision planner, once per
-// process; true when FFTW took it (the same FFTW version). Programs that
-// measure their own plans (Fftw::set_measure) call it or not as they wish:
-// imported wisdom is used instead of measuring those sizes.
+// process; true when FFTW took it (the same FFTW version). Opt-in (the tool's
+// --shipped-fft-plans): the refinement amplifies rounding, so other plans
+// can give some photos another kernel. Imported wisdom is used instead of
+// measuring those sizes when a program also measures (Fftw::set_measure).
 inline bool import_shipped_wisdom() {
     static const bool imported = Fftw::import_wisdom<float>(::deblur::detail::embedded_models::fft_wisdom_float);
     return imported;

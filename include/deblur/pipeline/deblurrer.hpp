@@ -17,7 +17,7 @@
 // pipeline reuses between calls (networks, solver canvases and spectra: some
 // 100 MB per thread after a large photo, freed by release_buffers() or the
 // destructor); the library keeps no other state between calls, apart from
-// FFTW's plan cache and wisdom. One Deblurrer serves one call at a time: give
+// FFTW's plan cache. One Deblurrer serves one call at a time: give
 // each thread its own (they may run concurrently; FFTW planning is serialised
 // inside). A call is stopped between steps through BlindDeblurOptions::cancel
 // (deblur::Cancelled).
@@ -37,7 +37,6 @@
 #include "../core/tensor.hpp"
 #include "../deconv/deconv_options.hpp"
 #include "../fft/fftw.hpp"
-#include "../fft/shipped_wisdom.hpp"
 #include "../net/model.hpp"
 #include "blind_deblur_options.hpp"
 #include "blind_deblur_result.hpp"
@@ -59,11 +58,8 @@ public:
     // threads: for this Deblurrer's calls (OpenMP's count on the calling
     // thread, and FFTW's, which is the process's: Deblurrers with different
     // settings running at once share it); 0 leaves the settings as they are.
-    // The shipped FFT plans are imported into FFTW here (once per process),
-    // unless the program measures its own (fft::Fftw::set_measure).
     explicit BasicDeblurrer(Model model = Model::default_model(), int threads = 0) : model_(std::move(model)), threads_(threads) {
         if (threads < 0) throw std::invalid_argument("deblur::Deblurrer: threads must be 0 (as set) or positive");
-        if (!fft::Fftw::measure()) fft::import_shipped_wisdom();
     }
 
     const Model& model() const { return model_; }
