@@ -130,6 +130,10 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
     while (ladder.back() < largest && int(ladder.size()) < options.refine_ladder_steps)
         ladder.push_back(std::min(largest, KernelRefiner<float>::support_for(std::size_t(ladder.back()), options.refine_ladder_growth)));
     const auto trimmed = [](const xt::xtensor<float, 2>& k) { return crop_kernel_to_support(k, 0.0, 1); };
+    const auto comparison = [](int smaller, int larger, double similarity) {
+        return "kernels on " + std::to_string(smaller) + " and " + std::to_string(larger) + " px supports: similarity " +
+               std::to_string(similarity);
+    };
 
     std::vector<xt::xtensor<float, 2>> kernels;  // on ladder[0 .. kernels.size())
     const auto kernel_on = [&](std::size_t i) -> const xt::xtensor<float, 2>& {
@@ -153,8 +157,7 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
         const auto& previous = kernels[i - 1];
         const bool fits = kernel_fits_support(k);
         const double agreement = kernel_similarity(trimmed(k), trimmed(previous));
-        say("kernels on " + std::to_string(ladder[i - 1]) + " and " + std::to_string(ladder[i]) + " px supports: similarity " +
-            std::to_string(agreement) + (fits ? "" : ", the larger fills its support"));
+        say(comparison(ladder[i - 1], ladder[i], agreement) + (fits ? "" : ", the larger fills its support"));
         if (fits && agreement >= options.refine_agreement)
             return {trimmed(kernel_fits_support(previous) ? previous : k), true, {}};
         // Both hold their kernels but disagree: the larger may have wandered
@@ -164,8 +167,7 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
         if (fits && kernel_fits_support(previous) && between > 0) {
             const auto middle = refine_supports(refiners, crop, network_kernel, std::span<const int>(&between, 1), noise, options)[0];
             const double middle_agreement = kernel_similarity(trimmed(middle), trimmed(previous));
-            say("kernels on " + std::to_string(ladder[i - 1]) + " and " + std::to_string(between) + " px supports: similarity " +
-                std::to_string(middle_agreement));
+            say(comparison(ladder[i - 1], between, middle_agreement));
             if (kernel_fits_support(middle) && middle_agreement >= options.refine_agreement) return {trimmed(previous), true, {}};
         }
         if (kernel_outer_mass(k) < kernel_outer_mass(least_filled)) least_filled = k;
