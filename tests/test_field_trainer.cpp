@@ -57,8 +57,8 @@ train::TrainerOptions trainer_options() {
 // Always the same batch: a step's loss then measures the parameters alone.
 struct FixedBatch {
     std::vector<train::FieldExample> examples;
-    void fill_batch(std::vector<train::FieldExample>& batch, std::uint64_t) const {
-        for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = examples[i % examples.size()];
+    void fill_batch(std::vector<train::FieldExample>& batch, std::uint64_t, std::uint64_t first) const {
+        for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = examples[(first + i) % examples.size()];
     }
 };
 

@@ -313,6 +313,48 @@ TEST_CASE("deblur-train: a run resumed from its checkpoint ends as the uninterru
     }
 }
 
+#ifdef DEBLUR_MPIEXEC
+// `mpiexec -np N deblur-train` (built with MPI): N processes share each batch
+// and end with the files of one process, byte for byte; a run cut off under
+// one process count resumes under another.
+TEST_CASE("mpiexec -np 2 deblur-train ends with the files of one process; --resume with another process count") {
+    const Data data;
+    const fs::path alone = data.dir / "alone", together = data.dir / "together", mixed = data.dir / "mixed";
+    const auto mpi_train = [&](int processes, const fs::path& out, const Options& changes = {}) {
+        std::vector<std::string> args{"-np", std::to_string(processes), "-x", "OMP_NUM_THREADS=1", DEBLUR_TRAIN_TOOL};
+        for (const auto& a : train_args(data, out, changes)) args.push_back(a);
+        return run_program(DEBLUR_MPIEXEC, args, data.dir.path);
+    };
+    const Options odd_batch{{"--batch", "3"}};  // shared 1 + 2
+    check_success(train(data, alone, odd_batch));
+    const Run run = mpi_train(2, together, odd_batch);
+    check_success(run);
+    CHECK(run.err.find("2 processes x 1 threads") != std::string::npos);
+    CHECK(run.err.find("ms per step") != std::string::npos);
+    check_run_files(together);
+    for (const char* name : {"checkpoint.dbm", "checkpoint.dbm.opt", "best.dbm"}) {
+        CAPTURE(name);
+        CHECK(read_bytes(together / name) == read_bytes(alone / name));
+    }
+    CHECK(log_losses(together) == log_losses(alone));
+
+    // 3 steps on 2 processes, then the rest on 1 (and on 3 from a 1-process start).
+    check_success(mpi_train(2, mixed, {{"--batch", "3"}, {"--steps", "3"}}));
+    check_success(train(data, mixed, {{"--batch", "3"}, {"--resume", ""}}));
+    CHECK(read_bytes(mixed / "checkpoint.dbm") == read_bytes(alone / "checkpoint.dbm"));
+    const fs::path mixed3 = data.dir / "mixed3";
+    check_success(train(data, mixed3, {{"--batch", "3"}, {"--steps", "2"}}));
+    check_success(mpi_train(3, mixed3, {{"--batch", "3"}, {"--resume", ""}}));
+    CHECK(read_bytes(mixed3 / "checkpoint.dbm") == read_bytes(alone / "checkpoint.dbm"));
+    CHECK(log_losses(mixed3) == log_losses(alone));
+
+    // A failure in one process ends them all with a message, not a hang.
+    const Run failed = mpi_train(2, data.dir / "failed", {{"--init", (data.dir / "missing.dbm").string()}});
+    CHECK(failed.status != 0);
+    CHECK(failed.err.find("deblur-train") != std::string::npos);
+}
+#endif
+
 TEST_CASE("deblur-validate prints its table for the shipped model, and refuses bad options with one line") {
     const Data data;
     const std::string model = std::string(DEBLUR_SOURCE_DIR) + "/models/default.dbm";

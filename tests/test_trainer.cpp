@@ -1,7 +1,10 @@
 #include "doctest_main.hpp"
 #include "temp_dir.hpp"
+#include "data_parallel_run.hpp"
 #include "noise_photo.hpp"
+#include "thread_process_group.hpp"
 
+#include <deblur/core/openmp.hpp>
 #include <deblur/net/default_network.hpp>
 #include <deblur/net/parameters.hpp>
 #include <deblur/train/trainer.hpp>
@@ -11,6 +14,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -105,6 +109,76 @@ TEST_CASE("a run resumed from a checkpoint continues exactly as the uninterrupte
     get_parameters(straight_net, a);
     get_parameters(resumed_net, b);
     CHECK(a == b);
+}
+
+TEST_CASE("N processes with a global batch give the parameters of one process, bit for bit, for any thread count") {
+    const int steps = 8;
+    const auto one = test::data_parallel_run(train::single_process(), 5, steps);
+    CHECK(one.skipped > 0);  // the outlier path is exercised
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(threads == 1 ? 2 : 1);
+    const auto other_threads = test::data_parallel_run(train::single_process(), 5, steps);
+    omp_set_num_threads(threads);
+    CHECK(other_threads.parameters == one.parameters);
+    CHECK(other_threads.validation == one.validation);
+    // 2 and 3 processes share the 5 examples unevenly; with 7 one has none.
+    // Eigen's thread setting is one per process: set before the "processes"
+    // start, so that their trainers need not change it.
+    Eigen::setNbThreads(1);
+    for (int n : {2, 3, 7}) {
+        CAPTURE(n);
+        test::ThreadProcessGroup::Team team(n);
+        std::vector<test::DataParallelRun> results(static_cast<std::size_t>(n));
+        std::vector<std::thread> processes;
+        for (int r = 0; r < n; ++r)
+            processes.emplace_back([&, r] {
+                const test::ThreadProcessGroup group(team, r);
+                results[static_cast<std::size_t>(r)] = test::data_parallel_run(group, 5, steps);
+            });
+        for (auto& p : processes) p.join();
+        for (const auto& r : results) {
+            CHECK(r.parameters == one.parameters);
+            CHECK(r.losses == one.losses);
+            CHECK(r.validation == one.validation);
+            CHECK(r.skipped == one.skipped);
+        }
+    }
+    Eigen::setNbThreads(0);
+}
+
+// The paper's 17 px scale (products large enough for Eigen to plan them in
+// parallel) gives the same parameters under 1 and 2 threads.
+TEST_CASE("the default network trains to the same parameters under 1 and 2 threads") {
+    const auto set = photos();
+    auto data = data_options();
+    data.kernel_size = 17;
+    data.crop = 34;
+    const train::ExampleGenerator generator(set, data);
+    const auto run = [&](int threads) {
+        omp_set_num_threads(threads);
+        auto net = std::make_unique<DefaultNetwork>(1);
+        auto options = trainer_options();
+        options.batch = 2;
+        train::Trainer<DefaultNetwork> trainer(*net, options);
+        for (int i = 0; i < 3; ++i) trainer.train_step(generator);
+        std::vector<float> p;
+        get_parameters(*net, p);
+        return p;
+    };
+    const int threads = omp_get_max_threads();
+    const auto one = run(1), two = run(2);
+    omp_set_num_threads(threads);
+    CHECK(one == two);
+}
+
+TEST_CASE("a process group's shares cover the batch in rank order") {
+    test::ThreadProcessGroup::Team team(3);
+    const test::ThreadProcessGroup first(team, 0), last(team, 2);
+    CHECK(first.share(7) == std::pair<std::size_t, std::size_t>{0, 2});
+    CHECK(last.share(7) == std::pair<std::size_t, std::size_t>{4, 7});
+    CHECK(last.share_of(1, 7) == std::pair<std::size_t, std::size_t>{2, 4});
+    CHECK(first.share(2) == std::pair<std::size_t, std::size_t>{0, 0});
+    CHECK(train::single_process().share(5) == std::pair<std::size_t, std::size_t>{0, 5});
 }
 
 TEST_CASE("a checkpoint whose optimiser state is missing, truncated, corrupt or foreign is refused clearly") {

@@ -11,6 +11,8 @@
 //     # rotation (issue 7; starts from a uniform model's parameters)
 //   deblur-train --out runs/s17 ... --resume      # continue a cut-off run
 //   deblur-train --out runs/s17 ... --overwrite   # start it again from scratch
+//   mpirun -np 4 deblur-train --out runs/s17 ...  # 4 processes share each batch
+//     (built with MPI; the same parameters, bit for bit, as one process)
 //
 // Failures (a bad option, missing photos, a corrupt checkpoint, an --out that
 // already holds a run without --resume or --overwrite) give one
@@ -25,6 +27,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -43,6 +46,7 @@
 #include <deblur/train/validation_set.hpp>
 
 #include "command_line.hpp"
+#include "processes.hpp"
 #include "trainer_backend.hpp"
 
 namespace {
@@ -110,6 +114,9 @@ struct NewFolderGuard {
 
 int main(int argc, char** argv) {
     using namespace deblur;
+    const tools::Processes processes(argc, argv);
+    const train::ProcessGroup& group = processes.group();
+    const bool first = processes.first();
     using Net = DefaultNetwork;
     static_assert(Net::kernel_sizes == EFFNetwork::kernel_sizes, "both networks train the same kernel sizes");
 
@@ -224,9 +231,13 @@ int main(int argc, char** argv) {
         // Nothing is printed until every check has passed, so that a failure
         // is the one "deblur-train:" line. The run folder is made first (the
         // trainer may compose its --init there), and removed again if this run
-        // made it and fails before training.
-        NewFolderGuard new_folder{first_missing(out_dir)};
-        fs::create_directories(out_dir);
+        // made it and fails before training. With several processes the
+        // first makes and writes all files; the others only read.
+        NewFolderGuard new_folder;
+        if (first) {
+            new_folder.created = first_missing(out_dir);
+            fs::create_directories(out_dir);
+        }
         auto resume_if_asked = [&](auto& trainer) {
             if (resume) {
                 auto meta = trainer.load_checkpoint(checkpoint);
@@ -236,15 +247,23 @@ int main(int argc, char** argv) {
         // The training loop: steps, validation, log, checkpoints.
         auto run = [&](auto& trainer, const auto& generator, const auto val_examples, const std::string& summary) {
             // Only now, with the trainer made and the data loaded, an overwritten
-            // run's files go (--init may have named one of them).
-            if (overwrite)
+            // run's files go (--init may have named one of them): once every
+            // process has read its files.
+            processes.wait_for_all();
+            if (overwrite && first)
                 for (const auto& name : run_files_in(out_dir))
                     if (!(name == "init.dbm" && !init_coarser.empty())) fs::remove(out_dir / name);  // just composed
             new_folder.keep = true;  // training starts: what it writes stays
-            if (resume) std::cerr << "resumed at step " << trainer.step() << "\n";
-            std::cerr << summary << ", " << omp_get_max_threads() << " threads\n";
-            train::TrainingLog log(out_dir / "log.csv");
-            log.truncate_after(trainer.step());
+            if (first && resume) std::cerr << "resumed at step " << trainer.step() << "\n";
+            if (first)
+                std::cerr << summary << ", "
+                          << (group.size() > 1 ? std::to_string(group.size()) + " processes x " : std::string())
+                          << omp_get_max_threads() << " threads\n";
+            std::optional<train::TrainingLog> log;
+            if (first) {
+                log.emplace(out_dir / "log.csv");
+                log->truncate_after(trainer.step());
+            }
             std::signal(SIGINT, on_signal);
             std::signal(SIGTERM, on_signal);
 
@@ -259,11 +278,14 @@ int main(int argc, char** argv) {
             train::ProgressLine progress(steps);
             using clock = std::chrono::steady_clock;
             auto last_checkpoint = clock::now(), window_start = clock::now();
-            const double elapsed_before = log.elapsed_before();
+            const double elapsed_before = log ? log->elapsed_before() : 0;
+            const double exchange_before = trainer.exchange_seconds();
+            const std::int64_t first_step = trainer.step();
             const auto run_start = clock::now();
             double window_loss = 0, val_loss = std::numeric_limits<double>::quiet_NaN();
             std::int64_t window_steps = 0;
-            while (trainer.step() < steps && !stop_requested) {
+            // A stop asked of any process stops all after the same step.
+            while (trainer.step() < steps && !group.any(stop_requested)) {
                 const auto r = trainer.train_step(generator);
                 window_loss += r.loss;
                 ++window_steps;
@@ -273,33 +295,40 @@ int main(int argc, char** argv) {
                     val_loss = trainer.validate(val_examples);
                     if (val_loss < best_val) {
                         best_val = val_loss;
-                        trainer.save_model(best, metadata());
+                        if (first) trainer.save_model(best, metadata());
                     }
                 }
-                if (step % log_every == 0 || validate_now) {
+                if (first && (step % log_every == 0 || validate_now)) {
                     const double secs = std::chrono::duration<double>(clock::now() - window_start).count();
                     const double rate = window_steps * static_cast<double>(topt.batch) / secs;
-                    log.append({step, window_loss / window_steps, validate_now ? val_loss : std::nan(""), rate,
+                    log->append({step, window_loss / window_steps, validate_now ? val_loss : std::nan(""), rate,
                                 elapsed_before + std::chrono::duration<double>(clock::now() - run_start).count()});
                     progress.update(step, window_loss / window_steps, val_loss, rate);
                     window_loss = 0;
                     window_steps = 0;
                     window_start = clock::now();
-                    if (validate_now) train::write_loss_plot(out_dir / "loss.png", log.records());
+                    if (validate_now) train::write_loss_plot(out_dir / "loss.png", log->records());
                 }
-                if (std::chrono::duration<double>(clock::now() - last_checkpoint).count() > 60 * checkpoint_minutes) {
+                if (first &&
+                    std::chrono::duration<double>(clock::now() - last_checkpoint).count() > 60 * checkpoint_minutes) {
                     trainer.save_checkpoint(checkpoint, metadata());
                     last_checkpoint = clock::now();
                 }
             }
+            if (!first) return;
             trainer.save_checkpoint(checkpoint, metadata());
             progress.finish();
-            std::cerr << (stop_requested ? "stopped" : "finished") << " at step " << trainer.step()
+            std::cerr << (trainer.step() < steps ? "stopped" : "finished") << " at step " << trainer.step()
                       << "; best validation kernel error " << best_val << " (" << best << ")\n";
+            if (group.size() > 1 && trainer.step() > first_step)
+                std::cerr << "exchange between the processes: "
+                          << 1e3 * (trainer.exchange_seconds() - exchange_before) /
+                                 static_cast<double>(trainer.step() - first_step)
+                          << " ms per step\n";
         };
 
         if (nonuniform) {
-            const auto trainer = tools::make_field_trainer(seed, init, topt, static_cast<std::size_t>(grid));
+            const auto trainer = tools::make_field_trainer(seed, init, topt, group, static_cast<std::size_t>(grid));
             resume_if_asked(*trainer);
             const train::TrainingSet photos(train_dir);
             train::FieldExampleGeneratorOptions fopt;
@@ -319,10 +348,11 @@ int main(int argc, char** argv) {
         } else {
             if (!init_coarser.empty()) {
                 const fs::path composed = out_dir / "init.dbm";
-                tools::compose_init<Net>(init, init_coarser, composed);
+                if (first) tools::compose_init<Net>(init, init_coarser, composed);
+                processes.wait_for_all();  // written before any process reads it
                 init = composed;
             }
-            const auto trainer = tools::make_trainer(device, seed, init, topt);
+            const auto trainer = tools::make_trainer(device, seed, init, topt, group);
             resume_if_asked(*trainer);
             const train::TrainingSet photos(train_dir);
             const auto generator = about("--train-dir", train_dir, [&] { return train::ExampleGenerator(photos, gopt); });
@@ -340,7 +370,6 @@ int main(int argc, char** argv) {
         }
         return 0;
     } catch (const std::exception& e) {
-        std::cerr << "deblur-train: " << e.what() << "\n";
-        return 1;
+        return processes.fail(e.what());
     }
 }

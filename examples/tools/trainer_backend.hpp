@@ -21,6 +21,7 @@
 #include <deblur/train/example_generator.hpp>
 #include <deblur/train/field_example.hpp>
 #include <deblur/train/field_example_generator.hpp>
+#include <deblur/train/process_group.hpp>
 #include <deblur/train/trainer.hpp>
 #include <deblur/train/training_example.hpp>
 
@@ -46,6 +47,7 @@ public:
     virtual std::int64_t step() const = 0;
     virtual int kernel_size() const = 0;
     virtual std::size_t active_stages(std::int64_t step) const = 0;
+    virtual double exchange_seconds() const = 0;  // with the other processes, in all steps so far
 };
 
 using TrainerBackend = TrainerBackendOf<train::ExampleGenerator, train::TrainingExample>;
@@ -106,8 +108,8 @@ class TrainerOn final : public Backend {
 public:
     using StepResult = typename Backend::StepResult;
     TrainerOn(std::uint64_t seed, const std::filesystem::path& init, const train::TrainerOptions& options,
-              std::size_t grid = 1)
-        : net_(seed), trainer_(loaded(net_, init, grid), options) {}
+              const train::ProcessGroup& group, std::size_t grid = 1)
+        : net_(seed), trainer_(loaded(net_, init, grid), options, group) {}
 
     StepResult train_step(const typename Backend::generator_type& generator) override {
         const auto r = trainer_.train_step(generator);
@@ -126,6 +128,7 @@ public:
     std::int64_t step() const override { return trainer_.step(); }
     int kernel_size() const override { return trainer_.kernel_size(); }
     std::size_t active_stages(std::int64_t step) const override { return trainer_.active_stages(step); }
+    double exchange_seconds() const override { return trainer_.exchange_seconds(); }
 
 private:
     static Net& loaded(Net& net, const std::filesystem::path& init, std::size_t grid) {
@@ -139,15 +142,19 @@ private:
 
 #if DEBLUR_TOOLS_CUDA
 std::unique_ptr<TrainerBackend> make_cuda_trainer(std::uint64_t seed, const std::filesystem::path& init,
-                                                  const train::TrainerOptions& options);  // trainer_cuda.cu
+                                                  const train::TrainerOptions& options,
+                                                  const train::ProcessGroup& group);  // trainer_cuda.cu
 #endif
 
+// `group`: the processes training together (train::single_process() alone).
 inline std::unique_ptr<TrainerBackend> make_trainer(const std::string& device, std::uint64_t seed,
                                                     const std::filesystem::path& init,
-                                                    const train::TrainerOptions& options) {
-    if (!use_cuda(device)) return std::make_unique<TrainerOn<DefaultNetwork, train::Trainer>>(seed, init, options);
+                                                    const train::TrainerOptions& options,
+                                                    const train::ProcessGroup& group) {
+    if (!use_cuda(device))
+        return std::make_unique<TrainerOn<DefaultNetwork, train::Trainer>>(seed, init, options, group);
 #if DEBLUR_TOOLS_CUDA
-    return make_cuda_trainer(seed, init, options);
+    return make_cuda_trainer(seed, init, options, group);
 #else
     throw built_without_cuda();
 #endif
@@ -158,8 +165,9 @@ using FieldTrainer = train::Trainer<N, train::FieldExample>;
 
 // The spatially-varying network on a grid x grid estimation grid (CPU).
 inline std::unique_ptr<FieldTrainerBackend> make_field_trainer(std::uint64_t seed, const std::filesystem::path& init,
-                                                               const train::TrainerOptions& options, std::size_t grid) {
-    return std::make_unique<TrainerOn<EFFNetwork, FieldTrainer, FieldTrainerBackend>>(seed, init, options, grid);
+                                                               const train::TrainerOptions& options,
+                                                               const train::ProcessGroup& group, std::size_t grid) {
+    return std::make_unique<TrainerOn<EFFNetwork, FieldTrainer, FieldTrainerBackend>>(seed, init, options, group, grid);
 }
 
 }  // namespace deblur::tools

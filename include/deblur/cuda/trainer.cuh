@@ -6,10 +6,15 @@
 // state), so a run checkpointed on one device resumes on the other.
 //
 // The examples of a batch run one after another on the device (the CPU
-// trainer spreads them over threads); their gradients add up in the layers.
-// Per example the blurry image goes up, and the K x K kernel comes back and
-// its loss gradient goes up again: the outlier test needs the loss on the host.
+// trainer spreads them over threads). Per example the blurry image goes up,
+// the K x K kernel comes back and its loss gradient goes up again (the
+// outlier test needs the loss on the host), and the example's parameter
+// gradient comes back: as in train::Trainer, the host adds the examples'
+// gradients in example order (train::BatchGradients), gathered from every
+// process of a ProcessGroup through host memory, and uploads the sum for
+// ADADELTA. So N processes give the parameters of one, bit for bit.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -21,8 +26,10 @@
 
 #include "../net/model_file.hpp"
 #include "../net/parameters.hpp"
+#include "../train/batch_gradients.hpp"
 #include "../train/checkpoint_file.hpp"
 #include "../train/example_generator.hpp"
+#include "../train/process_group.hpp"
 #include "../train/trainer.hpp"
 #include "../train/training_example.hpp"
 #include "adadelta.cuh"
@@ -36,7 +43,9 @@ public:
     using scalar = typename Net::scalar;
     using StepResult = typename train::Trainer<Net>::StepResult;
 
-    Trainer(Net& net, train::TrainerOptions options) : net_(net), options_(options) {
+    // `group`: the processes training together; it must outlive the trainer.
+    Trainer(Net& net, train::TrainerOptions options, const train::ProcessGroup& group = train::single_process())
+        : net_(net), options_(options), group_(&group) {
         if (options.scale >= Net::scale_count) throw std::invalid_argument("deblur::cuda::Trainer: no such scale");
         if (options.batch < 1) throw std::invalid_argument("deblur::cuda::Trainer: batch must be at least 1");
         if (options.stage_steps < 1 || options.freeze_steps < 0)
@@ -62,43 +71,61 @@ public:
     }
 
     StepResult train_step(const train::ExampleGenerator& generator) {
-        batch_.resize(options_.batch);
-        generator.fill_batch(batch_, static_cast<std::uint64_t>(step_));
-        const std::size_t active = active_stages(step_), first = first_learning_stage(step_);
+        const auto [first, last] = group_->share(options_.batch);
+        batch_.resize(last - first);
+        generator.fill_batch(batch_, static_cast<std::uint64_t>(step_), first);
+        const std::size_t active = active_stages(step_), first_learning = first_learning_stage(step_);
+        const auto learns = [&](std::size_t j, std::size_t s) {
+            return j == options_.scale && s >= first_learning && s < active;
+        };
         const double threshold = running_mean_ > 0 ? options_.outlier_factor * running_mean_
                                                    : std::numeric_limits<double>::infinity();
+        const auto used = [&](std::size_t i) {
+            const double loss = gradients_.losses()[i];
+            return std::isfinite(loss) && loss <= threshold;
+        };
         net_.set_active_stages(options_.scale, active);
-        zero_device_gradients([](std::size_t, std::size_t) { return true; });
-        double sum = 0, mean_all = 0;
-        std::size_t used = 0;
-        for (const auto& ex : batch_) {
-            const double loss = forward(ex, &grad_);
-            mean_all += std::isfinite(loss) ? loss : 0;
-            if (!std::isfinite(loss) || loss > threshold) continue;
-            ++used;
-            sum += loss;
-            grad_ *= scalar(1) / static_cast<scalar>(batch_.size());
+        gradients_.resize(options_.batch, gradient_count(learns));
+        for (std::size_t i = first; i < last; ++i) {
+            const auto& ex = batch_[i - first];
+            gradients_.set_loss(i, forward(ex, &grad_));
+            if (!used(i)) continue;
+            zero_device_gradients([](std::size_t, std::size_t) { return true; });
+            grad_ *= scalar(1) / static_cast<scalar>(options_.batch);
             copy_to_device(grad_, device_grad_);
             net_.backward(device_blurry_, device_grad_, false);
+            download_gradients(gradients_.gradient(i), learns);
         }
+        const auto exchange_start = std::chrono::steady_clock::now();
+        gradients_.gather(*group_);
+        exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
+        std::vector<scalar> total;
+        gradients_.sum(used, total);
         // Only the learning stages of the scale move: the others get a zero
         // gradient, hence a zero ADADELTA update (as in train::Trainer).
-        zero_device_gradients([&](std::size_t j, std::size_t s) { return j == options_.scale && (s < first || s >= active); });
+        zero_device_gradients([](std::size_t, std::size_t) { return true; });
+        upload_gradients(total, learns);
         optimiser_.step(Adadelta<scalar>::blocks_of(net_, scale_filter()));
-        if (used > 0) {
-            const double m = sum / static_cast<double>(used);
-            running_mean_ = running_mean_ > 0 ? 0.99 * running_mean_ + 0.01 * m : m;
-        }
+        const auto losses = gradients_.loss_summary(used);
+        if (losses.used > 0)
+            running_mean_ = running_mean_ > 0 ? 0.99 * running_mean_ + 0.01 * losses.used_mean : losses.used_mean;
         ++step_;
-        return {mean_all / static_cast<double>(batch_.size()), batch_.size() - used};
+        return {losses.mean, options_.batch - losses.used};
     }
 
     double validate(std::span<const train::TrainingExample> examples) {
         net_.set_active_stages(options_.scale, active_stages(std::max<std::int64_t>(step_ - 1, 0)));
+        const auto [first, last] = group_->share(examples.size());
+        std::vector<double> losses(examples.size());
+        for (std::size_t i = first; i < last; ++i) losses[i] = forward(examples[i], nullptr);
+        group_->all_gather_shares(std::span<double>(losses), losses.size(), 1);
         double sum = 0;
-        for (const auto& ex : examples) sum += forward(ex, nullptr);
+        for (double l : losses) sum += l;
         return examples.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(examples.size());
     }
+
+    // Seconds spent exchanging gradients and losses with the other processes in train_step.
+    double exchange_seconds() const { return exchange_seconds_; }
 
     // Files of train::Trainer::save_checkpoint (train/checkpoint_file.hpp).
     void save_checkpoint(const std::filesystem::path& model_path, ModelMetadata metadata) {
@@ -136,6 +163,43 @@ private:
         });
     }
 
+    // Parameters in the selected blocks (counted on the device storage: the
+    // host view of for_each_param_block copies every block both ways).
+    std::size_t gradient_count(const BlockFilter& select) {
+        std::size_t n = 0;
+        net_.for_each_param_storage([&](std::size_t j, std::size_t s, std::span<scalar>, std::span<scalar> g) {
+            if (select(j, s)) n += g.size();
+        });
+        return n;
+    }
+
+    // The device gradients of the selected blocks into `out` (waits for the device), and back.
+    void download_gradients(std::span<scalar> out, const BlockFilter& select) {
+        std::size_t at = 0;
+        net_.for_each_param_storage([&](std::size_t j, std::size_t s, std::span<scalar>, std::span<scalar> g) {
+            if (!select(j, s) || g.empty()) return;
+            check(cudaMemcpyAsync(out.data() + at, g.data(), g.size() * sizeof(scalar), cudaMemcpyDeviceToHost,
+                                  current_stream()),
+                  "cudaMemcpyAsync");
+            at += g.size();
+        });
+        check(cudaStreamSynchronize(current_stream()), "cudaStreamSynchronize");
+        if (at != out.size()) throw std::logic_error("deblur::cuda::Trainer: gradient sizes differ");
+    }
+    void upload_gradients(std::span<const scalar> in, const BlockFilter& select) {
+        std::size_t at = 0;
+        net_.for_each_param_storage([&](std::size_t j, std::size_t s, std::span<scalar>, std::span<scalar> g) {
+            if (!select(j, s) || g.empty()) return;
+            check(cudaMemcpyAsync(g.data(), in.data() + at, g.size() * sizeof(scalar), cudaMemcpyHostToDevice,
+                                  current_stream()),
+                  "cudaMemcpyAsync");
+            at += g.size();
+        });
+        // `in` may go before the copies ran: wait for them.
+        check(cudaStreamSynchronize(current_stream()), "cudaStreamSynchronize");
+        if (at != in.size()) throw std::logic_error("deblur::cuda::Trainer: gradient sizes differ");
+    }
+
     BlockFilter scale_filter() const {
         const std::size_t scale = options_.scale;
         return [scale](std::size_t j, std::size_t) { return j == scale; };
@@ -145,7 +209,10 @@ private:
     train::TrainerOptions options_;
     std::size_t stage_count_ = 0;
     Adadelta<scalar> optimiser_{0};
-    std::vector<train::TrainingExample> batch_;
+    const train::ProcessGroup* group_;
+    std::vector<train::TrainingExample> batch_;  // this process's share of the step's examples
+    train::BatchGradients<scalar> gradients_;
+    double exchange_seconds_ = 0;
     Tensor<scalar> blurry_, kernel_, grad_;
     DeviceTensor<scalar> device_blurry_, device_grad_;
     std::int64_t step_ = 0;

@@ -39,6 +39,18 @@ void get_gradients(Net& net, std::vector<T>& out, const BlockFilter& select = al
     });
 }
 
+// The gradients of the selected blocks into `out` (exactly as many values).
+template <class Net, class T>
+void copy_gradients(Net& net, std::span<T> out, const BlockFilter& select = all_blocks) {
+    if (out.size() != parameter_count(net, select))
+        throw std::invalid_argument("deblur::copy_gradients: wrong number of values");
+    std::size_t at = 0;
+    net.for_each_param_block([&](std::size_t j, std::size_t s, auto, auto g) {
+        if (select(j, s))
+            for (const auto& v : g) out[at++] = static_cast<T>(v);
+    });
+}
+
 template <class Net, class T>
 void set_parameters(Net& net, std::span<const T> values, const BlockFilter& select = all_blocks) {
     if (values.size() != parameter_count(net, select))

@@ -11,12 +11,11 @@
 // Determinism: `next(rng)` draws everything from `rng` in a fixed order, so
 // the same generator state gives the same example. `fill_batch(batch, step)`
 // makes example i of step `step` from a generator seeded with
-// derive_seed(seed, {step, i}): the batch is identical for any thread count
-// and any example can be regenerated alone (`example_at`).
+// derive_seed(seed, {step, i}): the batch is identical for any thread or
+// process count and any example can be regenerated alone (`example_at`).
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -27,8 +26,8 @@
 #include "../blur/blur.hpp"
 #include "../blur/motion_kernel_sampler.hpp"
 #include "../blur/noise.hpp"
-#include "../core/openmp.hpp"
 #include "derive_seed.hpp"
+#include "fill_examples.hpp"
 #include "gradient_fraction.hpp"
 #include "training_example.hpp"
 #include "training_set.hpp"
@@ -131,22 +130,12 @@ public:
         return next(rng);
     }
 
-    // Fills every element of `batch` (size it first) with the examples of
-    // training step `step`, in parallel (OpenMP); reuses the elements' memory.
-    void fill_batch(std::vector<TrainingExample>& batch, std::uint64_t step) const {
-        const auto n = static_cast<std::ptrdiff_t>(batch.size());
-        std::vector<std::exception_ptr> errors(batch.size());
-DEBLUR_OMP(omp parallel for schedule(dynamic, 1))
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
-            try {
-                std::mt19937_64 rng(derive_seed(options_.seed, {step, static_cast<std::uint64_t>(i)}));
-                next(rng, batch[static_cast<std::size_t>(i)]);
-            } catch (...) {
-                errors[static_cast<std::size_t>(i)] = std::current_exception();
-            }
-        }
-        for (const auto& e : errors)
-            if (e) std::rethrow_exception(e);
+    // Fills every element of `batch` (size it first) with examples first,
+    // first + 1, ... of training step `step`, in parallel (OpenMP); reuses
+    // the elements' memory.
+    void fill_batch(std::vector<TrainingExample>& batch, std::uint64_t step, std::uint64_t first = 0) const {
+        fill_examples(batch, options_.seed, step, first,
+                      [this](std::mt19937_64& rng, TrainingExample& out) { next(rng, out); });
     }
 
     // The s x s window of `image` at (r0, c0) under one of the 8 symmetries of

@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -24,9 +23,9 @@
 #include "../blur/camera_shake_sampler.hpp"
 #include "../blur/eff_grid.hpp"
 #include "../blur/noise.hpp"
-#include "../core/openmp.hpp"
 #include "derive_seed.hpp"
 #include "example_generator.hpp"
+#include "fill_examples.hpp"
 #include "field_example.hpp"
 #include "training_set.hpp"
 
@@ -88,21 +87,11 @@ public:
         return next(rng);
     }
 
-    // Fills every element of `batch` (size it first) with the examples of step `step`, in parallel.
-    void fill_batch(std::vector<FieldExample>& batch, std::uint64_t step) const {
-        const auto n = static_cast<std::ptrdiff_t>(batch.size());
-        std::vector<std::exception_ptr> errors(batch.size());
-DEBLUR_OMP(omp parallel for schedule(dynamic, 1))
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
-            try {
-                std::mt19937_64 rng(derive_seed(options_.data.seed, {step, static_cast<std::uint64_t>(i)}));
-                next(rng, batch[static_cast<std::size_t>(i)]);
-            } catch (...) {
-                errors[static_cast<std::size_t>(i)] = std::current_exception();
-            }
-        }
-        for (const auto& e : errors)
-            if (e) std::rethrow_exception(e);
+    // Fills every element of `batch` (size it first) with examples first,
+    // first + 1, ... of step `step`, in parallel.
+    void fill_batch(std::vector<FieldExample>& batch, std::uint64_t step, std::uint64_t first = 0) const {
+        fill_examples(batch, options_.data.seed, step, first,
+                      [this](std::mt19937_64& rng, FieldExample& out) { next(rng, out); });
     }
 
 private:

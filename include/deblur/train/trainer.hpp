@@ -1,9 +1,12 @@
 #pragma once
 // Training of one scale of a network (Section 3.3): L2 loss between the
 // estimated and the true kernel, ADADELTA, minibatches computed in parallel
-// over examples (one network replica per OpenMP thread), stage-wise
-// pre-training, and outlier rejection (examples whose error is above
-// `outlier_factor` times the running mean are not back-propagated).
+// over examples (one network replica per OpenMP thread, and over processes
+// with a ProcessGroup such as MpiProcessGroup), stage-wise pre-training, and
+// outlier rejection (examples whose error is above `outlier_factor` times
+// the running mean are not back-propagated). The examples' gradients are
+// added in example order (BatchGradients), so a step gives the same
+// parameters, bit for bit, for any number of threads and processes.
 //
 // Stage schedule for a scale of S stages with `stage_steps` = N:
 //   steps [0, N)                  stage 1 alone;
@@ -21,10 +24,12 @@
 // state, which checkpoints store: a resumed run continues exactly.
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,8 +38,11 @@
 #include "../net/model_file.hpp"
 #include "../net/parameters.hpp"
 #include "adadelta.hpp"
+#include "batch_gradients.hpp"
 #include "checkpoint_file.hpp"
 #include "example_generator.hpp"
+#include "process_group.hpp"
+#include "serial_eigen_products.hpp"
 #include "training_example.hpp"
 
 namespace deblur::train {
@@ -54,7 +62,12 @@ public:
     using scalar = typename Net::scalar;
     using Tensor2 = xt::xtensor<float, 2>;
 
-    Trainer(Net& net, TrainerOptions options) : net_(net), options_(options) {
+    // `group`: the processes training together (mpi_process_group.hpp); it
+    // must outlive the trainer. Every process constructs its trainer the
+    // same way (same seed, same --init) and calls train_step and validate
+    // in step.
+    Trainer(Net& net, TrainerOptions options, const ProcessGroup& group = single_process())
+        : net_(net), options_(options), group_(&group) {
         if (options.scale >= Net::scale_count) throw std::invalid_argument("deblur::train::Trainer: no such scale");
         if (options.batch < 1) throw std::invalid_argument("deblur::train::Trainer: batch must be at least 1");
         if (options.stage_steps < 1 || options.freeze_steps < 0)
@@ -89,46 +102,54 @@ public:
 
     // One ADADELTA step on the batch for the current step number; `generator`
     // fills a std::vector<Example> (ExampleGenerator, FieldExampleGenerator).
+    // With a process group of N, this process makes and back-propagates its
+    // share of the batch; every process then adds all examples' gradients in
+    // example order and takes the same step.
     template <class Generator = ExampleGenerator>
     StepResult train_step(const Generator& generator) {
-        batch_.resize(options_.batch);
-        generator.fill_batch(batch_, static_cast<std::uint64_t>(step_));
-        const std::size_t active = active_stages(step_), first = first_learning_stage(step_);
-        const auto learns = [&](std::size_t j, std::size_t s) { return j == options_.scale && s >= first && s < active; };
+        const auto [first, last] = group_->share(options_.batch);
+        batch_.resize(last - first);
+        generator.fill_batch(batch_, static_cast<std::uint64_t>(step_), first);
+        const std::size_t active = active_stages(step_), first_learning = first_learning_stage(step_);
+        const auto learns = [&](std::size_t j, std::size_t s) {
+            return j == options_.scale && s >= first_learning && s < active;
+        };
+        gradients_.resize(options_.batch, parameter_count(net_, learns));
         std::vector<scalar> master;
         get_parameters(net_, master);
-        std::vector<double> losses(batch_.size());
-        std::vector<char> used(batch_.size());
         const double threshold = running_mean_ > 0 ? options_.outlier_factor * running_mean_
                                                    : std::numeric_limits<double>::infinity();
+        const auto used = [&](std::size_t i) {
+            const double loss = gradients_.losses()[i];
+            return std::isfinite(loss) && loss <= threshold;
+        };
+        const SerialEigenProducts serial_products;
 DEBLUR_OMP(omp parallel)
         {
             Net& replica = replicas_[static_cast<std::size_t>(omp_get_thread_num())];
             set_parameters<Net, scalar>(replica, master);
             replica.set_active_stages(options_.scale, active);
-            zero_gradients(replica);
             Tensor<scalar> blurry, grad;
-DEBLUR_OMP(omp for schedule(static, 1))  // a fixed example-to-replica map: the gradient sum, and so a resumed run, is reproducible
-            for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(batch_.size()); ++i) {
-                const auto& ex = batch_[static_cast<std::size_t>(i)];
+DEBLUR_OMP(omp for schedule(dynamic, 1))
+            for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(batch_.size()); ++b) {
+                const auto& ex = batch_[static_cast<std::size_t>(b)];
+                const std::size_t i = first + static_cast<std::size_t>(b);
                 to_tensor(ex.blurry, blurry);
                 replica.forward(blurry, options_.scale);
-                const double loss = kernel_loss(replica.kernel(), ex.kernel, &grad);
-                losses[static_cast<std::size_t>(i)] = loss;
-                if (std::isfinite(loss) && loss <= threshold) {
-                    used[static_cast<std::size_t>(i)] = 1;
-                    grad *= scalar(1) / static_cast<scalar>(batch_.size());
+                gradients_.set_loss(i, kernel_loss(replica.kernel(), ex.kernel, &grad));
+                if (used(i)) {
+                    zero_gradients(replica);
+                    grad *= scalar(1) / static_cast<scalar>(options_.batch);
                     replica.backward(blurry, grad, false);
+                    copy_gradients(replica, gradients_.gradient(i), learns);
                 }
             }
         }
-        // Sum the replicas' gradients of the learning blocks.
-        std::vector<scalar> total, part;
-        for (auto& replica : replicas_) {
-            get_gradients(replica, part, learns);
-            if (total.empty()) total.assign(part.size(), scalar(0));
-            for (std::size_t i = 0; i < part.size(); ++i) total[i] += part[i];
-        }
+        const auto exchange_start = std::chrono::steady_clock::now();
+        gradients_.gather(*group_);
+        exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
+        std::vector<scalar> total;
+        gradients_.sum(used, total);
         // The optimiser keeps state for every parameter of the scale; a zero
         // gradient gives a zero ADADELTA update, so frozen stages stay put.
         std::vector<scalar> params, grads;
@@ -138,45 +159,45 @@ DEBLUR_OMP(omp for schedule(static, 1))  // a fixed example-to-replica map: the 
         set_parameters<Net, scalar>(net_, params, scale_filter());
         net_.set_active_stages(options_.scale, active);
 
-        double sum = 0;
-        std::size_t n_used = 0;
-        for (std::size_t i = 0; i < losses.size(); ++i)
-            if (used[i]) {
-                sum += losses[i];
-                ++n_used;
-            }
-        double mean_all = 0;
-        for (double l : losses) mean_all += std::isfinite(l) ? l : 0;
-        mean_all /= static_cast<double>(losses.size());
-        if (n_used > 0) {
-            const double m = sum / static_cast<double>(n_used);
-            running_mean_ = running_mean_ > 0 ? 0.99 * running_mean_ + 0.01 * m : m;
-        }
+        const auto losses = gradients_.loss_summary(used);
+        if (losses.used > 0)
+            running_mean_ = running_mean_ > 0 ? 0.99 * running_mean_ + 0.01 * losses.used_mean : losses.used_mean;
         ++step_;
-        return {mean_all, losses.size() - n_used};
+        return {losses.mean, options_.batch - losses.used};
     }
 
-    // Mean kernel error on fixed examples, with the network as it is now.
+    // Mean kernel error on fixed examples, with the network as it is now
+    // (each process of the group runs its share; the same figure on all).
     double validate(std::span<const Example> examples) {
         std::vector<scalar> master;
         get_parameters(net_, master);
         const std::size_t active = active_stages(std::max<std::int64_t>(step_ - 1, 0));
-        double sum = 0;
-DEBLUR_OMP(omp parallel reduction(+ : sum))
+        const auto [first, last] = group_->share(examples.size());
+        std::vector<double> losses(examples.size());
+        const SerialEigenProducts serial_products;
+DEBLUR_OMP(omp parallel)
         {
             Net& replica = replicas_[static_cast<std::size_t>(omp_get_thread_num())];
             set_parameters<Net, scalar>(replica, master);
             replica.set_active_stages(options_.scale, active);
             Tensor<scalar> blurry;
 DEBLUR_OMP(omp for schedule(dynamic, 1))
-            for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(examples.size()); ++i) {
+            for (std::ptrdiff_t i = static_cast<std::ptrdiff_t>(first); i < static_cast<std::ptrdiff_t>(last); ++i) {
                 to_tensor(examples[static_cast<std::size_t>(i)].blurry, blurry);
                 replica.forward(blurry, options_.scale);
-                sum += kernel_loss(replica.kernel(), examples[static_cast<std::size_t>(i)].kernel, nullptr);
+                losses[static_cast<std::size_t>(i)] =
+                    kernel_loss(replica.kernel(), examples[static_cast<std::size_t>(i)].kernel, nullptr);
             }
         }
+        group_->all_gather_shares(std::span<double>(losses), losses.size(), 1);
+        double sum = 0;
+        for (double l : losses) sum += l;  // in example order: the same sum for any thread or process count
         return examples.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(examples.size());
     }
+
+    // Seconds this process spent exchanging gradients and losses with the
+    // others in train_step (zero work, a copy at most, in a group of one).
+    double exchange_seconds() const { return exchange_seconds_; }
 
     // Checkpoint = model file (parameters, step, running mean) + optimiser state, both atomic.
     void save_checkpoint(const std::filesystem::path& model_path, ModelMetadata metadata) {
@@ -240,7 +261,10 @@ private:
     std::size_t stage_count_ = 0;
     std::vector<Net> replicas_;
     Adadelta<scalar> optimiser_{0};
-    std::vector<Example> batch_;
+    const ProcessGroup* group_;
+    std::vector<Example> batch_;  // this process's share of the step's examples
+    BatchGradients<scalar> gradients_;
+    double exchange_seconds_ = 0;
     std::int64_t step_ = 0;
     double running_mean_ = 0;
 };
