@@ -390,10 +390,12 @@ TEST_CASE("EFFImageQuotient with the true kernel field beats one uniform deconvo
 TEST_CASE("EFFQuotient and EFFImageQuotient reject bad inputs") {
     using Q = deblur::EFFQuotient<5, deblur::Exec<double>>;
     using I = deblur::EFFImageQuotient<deblur::Exec<double>>;
-    static_assert(Q::output_channels(2) == 0 && Q::output_channels(3) == -1 && Q::output_channels(0) == -1);
-    static_assert(Q::accepts_channels(4) && !Q::accepts_channels(5));
+    static_assert(Q::accepts_channels(2) && Q::accepts_channels(4) && !Q::accepts_channels(3) && !Q::accepts_channels(0));
     static_assert(Q::beta_k == 1e-4);
-    static_assert(deblur::FeatureLayer<Q>);
+    static_assert(deblur::KernelModule<Q> && deblur::ImageModule<I>);
+    Q grid;
+    grid.set_grid(2, 3);
+    CHECK(grid.kernel_count() == 6);  // one kernel per patch
     static_assert(std::is_same_v<deblur::rebind_t<Q, deblur::Exec<float>>, deblur::EFFQuotient<5, deblur::Exec<float>>>);
     static_assert(std::is_same_v<deblur::rebind_t<I, deblur::Exec<float>>, deblur::EFFImageQuotient<deblur::Exec<float>>>);
     auto names = [](const std::string& message, const char* name) {

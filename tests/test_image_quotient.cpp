@@ -18,6 +18,9 @@
 
 using deblur::Tensor;
 
+// Two inputs: an image module, not a feature layer (layers/layer.hpp).
+static_assert(deblur::ImageModule<deblur::ImageQuotient<>> && !deblur::FeatureLayer<deblur::ImageQuotient<>>);
+
 // Counts every operator new in this test program, for the no-allocation check.
 namespace {
 std::atomic<long> allocations{0};

@@ -24,7 +24,8 @@ using deblur::cuda::DeviceTensor;
 using deblur::cuda::to_device;
 using deblur::cuda::to_host;
 
-static_assert(deblur::cuda::DeviceFeatureLayer<Quotient<17, CudaExec<float>>>);
+static_assert(deblur::cuda::DeviceLayer<Quotient<17, CudaExec<float>>> && deblur::KernelModule<Quotient<17, CudaExec<float>>>);
+static_assert(deblur::ImageModule<ImageQuotient<CudaExec<float>>>);
 static_assert(std::is_same_v<deblur::rebind_t<Quotient<5>, CudaExec<double>>, Quotient<5, CudaExec<double>>>);
 static_assert(std::is_same_v<deblur::rebind_t<ImageQuotient<CudaExec<float>>, Exec<float>>, ImageQuotient<>>);
 

@@ -95,6 +95,7 @@ public:
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>
     using rebind = Conv<N, F, E2>;
+    static std::string architecture_name() { return "Conv<" + std::to_string(N) + "," + std::to_string(F) + ">"; }  // as the CPU layer's: same model files
 
     static constexpr int filters = N;
     static constexpr int filter_size = F;

@@ -78,9 +78,10 @@ inline constexpr bool is_cuda_exec_v = std::is_same_v<typename E::fft, fft::CuFf
 
 namespace cuda {
 
-// The layer protocol on device tensors (see the top of this file).
+// The layer protocol on device tensors (see the top of this file): what
+// every CUDA layer has, and a feature layer's channel rule.
 template <class L>
-concept DeviceFeatureLayer =
+concept DeviceLayer =
     is_cuda_exec_v<typename L::exec> &&
     requires(L layer, const DeviceTensor<typename L::scalar>& in, DeviceTensor<typename L::scalar>& out,
              std::mt19937_64& rng, std::span<typename L::scalar> host, std::span<const typename L::scalar> chost) {
@@ -95,8 +96,11 @@ concept DeviceFeatureLayer =
         layer.set_params(chost);
         layer.get_param_grads(host);
         layer.zero_grads();
-        { L::output_channels(1) } -> std::same_as<int>;
     };
+template <class L>
+concept DeviceFeatureLayer = DeviceLayer<L> && requires {
+    { L::output_channels(1) } -> std::same_as<int>;
+};
 
 }  // namespace cuda
 }  // namespace deblur

@@ -1,6 +1,6 @@
 #pragma once
-// HostLayer<L>: a CUDA layer (cuda::DeviceFeatureLayer) behind the host layer
-// protocol, deblur::FeatureLayer, on deblur::Tensor: every call uploads its
+// HostLayer<L>: a CUDA layer (cuda::DeviceLayer: a feature layer or the
+// Quotient kernel module) behind the host layer protocol on deblur::Tensor: every call uploads its
 // inputs and the host copy of the parameters and gradients, runs the layer on
 // the GPU and downloads the results. params()/param_grads() are host spans.
 //
@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "../core/tensor.hpp"
@@ -19,14 +20,19 @@
 
 namespace deblur::cuda {
 
-template <DeviceFeatureLayer L>
+template <DeviceLayer L>
 class HostLayer {
 public:
     using exec = typename L::exec;
     using scalar = typename L::scalar;
     using device_layer = L;
 
-    static constexpr int output_channels(int in_channels) { return L::output_channels(in_channels); }
+    static std::string architecture_name() { return L::architecture_name(); }
+    static constexpr int output_channels(int in_channels)
+        requires DeviceFeatureLayer<L>
+    {
+        return L::output_channels(in_channels);
+    }
 
     void setup(std::size_t in_channels, std::mt19937_64& rng) {
         layer_.setup(in_channels, rng);

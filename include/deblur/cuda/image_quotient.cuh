@@ -223,6 +223,7 @@ public:
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>
     using rebind = ImageQuotient<E2>;
+    static std::string architecture_name() { return "ImageQuotient"; }  // as the CPU layer's: same model files
 
     static constexpr double initial_beta = 1e-2;
 

@@ -200,12 +200,13 @@ public:
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>
     using rebind = Quotient<K, E2>;
+    static std::string architecture_name() { return "Quotient<" + std::to_string(K) + ">"; }  // as the CPU layer's: same model files
 
     static constexpr int kernel_size = K;
     static constexpr double beta_k = 1e-4;
 
     static constexpr bool accepts_channels(int c) { return c >= 2 && c % 2 == 0; }
-    static constexpr int output_channels(int in_channels) { return accepts_channels(in_channels) ? 1 : -1; }
+    std::size_t kernel_count() const { return 1; }
 
     void setup(std::size_t in_channels, std::mt19937_64&) {
         if (!accepts_channels(static_cast<int>(in_channels)))

@@ -77,6 +77,7 @@ public:
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>
     using rebind = Recombine<M, E2>;
+    static std::string architecture_name() { return "Recombine<" + std::to_string(M) + ">"; }  // as the CPU layer's: same model files
 
     static constexpr int outputs = M;
 

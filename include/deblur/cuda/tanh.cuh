@@ -5,6 +5,7 @@
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <string>
 
 #include "cuda_exec.cuh"
 #include "device_tensor.cuh"
@@ -48,6 +49,7 @@ public:
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>
     using rebind = Tanh<E2>;
+    static std::string architecture_name() { return "Tanh"; }  // as the CPU layer's: same model files
 
     static constexpr int output_channels(int in_channels) { return in_channels; }
 

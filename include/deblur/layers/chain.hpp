@@ -51,66 +51,6 @@ struct chain_exec<L, Ls...> {
     using tensor = layer_tensor_t<L>;
 };
 
-// Parameter access that works for plain layers (one params() span) and for
-// composites such as Chain (num_params / get_params / ...).
-template <class L>
-std::size_t layer_param_count(L& layer) {
-    if constexpr (requires { layer.num_params(); })
-        return layer.num_params();
-    else
-        return layer.params().size();
-}
-
-template <class L, class T>
-void layer_get_params(L& layer, std::span<T> dst) {
-    if constexpr (requires { layer.get_params(dst); }) {
-        layer.get_params(dst);
-    } else {
-        auto p = layer.params();
-        std::copy(p.begin(), p.end(), dst.begin());
-    }
-}
-
-template <class L, class T>
-void layer_set_params(L& layer, std::span<const T> src) {
-    if constexpr (requires { layer.set_params(src); }) {
-        layer.set_params(src);
-    } else {
-        auto p = layer.params();
-        std::copy(src.begin(), src.end(), p.begin());
-    }
-}
-
-template <class L, class T>
-void layer_get_param_grads(L& layer, std::span<T> dst) {
-    if constexpr (requires { layer.get_param_grads(dst); }) {
-        layer.get_param_grads(dst);
-    } else {
-        auto g = layer.param_grads();
-        std::copy(g.begin(), g.end(), dst.begin());
-    }
-}
-
-template <class L, class T>
-void layer_set_param_grads(L& layer, std::span<const T> src) {
-    if constexpr (requires { layer.set_param_grads(src); }) {
-        layer.set_param_grads(src);
-    } else {
-        auto g = layer.param_grads();
-        std::copy(src.begin(), src.end(), g.begin());
-    }
-}
-
-template <class L>
-void layer_zero_grads(L& layer) {
-    if constexpr (requires { layer.zero_grads(); }) {
-        layer.zero_grads();
-    } else {
-        auto g = layer.param_grads();
-        std::fill(g.begin(), g.end(), typename L::scalar(0));
-    }
-}
-
 }  // namespace detail
 
 template <FeatureLayer... Ls>
@@ -127,6 +67,7 @@ public:
                   "deblur::Chain: all layers must take the same tensors, host or device (rebind them to one policy)");
     template <class E2>
     using rebind = Chain<rebind_t<Ls, E2>...>;
+    static std::string architecture_name() { return "Chain<" + join_architectures<Ls...>() + ">"; }
 
     static constexpr int layer_count = static_cast<int>(sizeof...(Ls));
 
@@ -188,7 +129,7 @@ public:
 
     std::size_t num_params() {
         std::size_t n = 0;
-        for_each_layer([&](auto& layer) { n += detail::layer_param_count(layer); });
+        for_each_layer([&](auto& layer) { n += layer_param_count(layer); });
         return n;
     }
 
@@ -197,8 +138,8 @@ public:
         check_size(dst.size(), "get_params");
         std::size_t offset = 0;
         for_each_layer([&](auto& layer) {
-            const std::size_t n = detail::layer_param_count(layer);
-            detail::layer_get_params(layer, dst.subspan(offset, n));
+            const std::size_t n = layer_param_count(layer);
+            layer_get_params(layer, dst.subspan(offset, n));
             offset += n;
         });
     }
@@ -207,8 +148,8 @@ public:
         check_size(src.size(), "set_params");
         std::size_t offset = 0;
         for_each_layer([&](auto& layer) {
-            const std::size_t n = detail::layer_param_count(layer);
-            detail::layer_set_params(layer, src.subspan(offset, n));
+            const std::size_t n = layer_param_count(layer);
+            layer_set_params(layer, src.subspan(offset, n));
             offset += n;
         });
     }
@@ -217,8 +158,8 @@ public:
         check_size(dst.size(), "get_param_grads");
         std::size_t offset = 0;
         for_each_layer([&](auto& layer) {
-            const std::size_t n = detail::layer_param_count(layer);
-            detail::layer_get_param_grads(layer, dst.subspan(offset, n));
+            const std::size_t n = layer_param_count(layer);
+            layer_get_param_grads(layer, dst.subspan(offset, n));
             offset += n;
         });
     }
@@ -227,14 +168,14 @@ public:
         check_size(src.size(), "set_param_grads");
         std::size_t offset = 0;
         for_each_layer([&](auto& layer) {
-            const std::size_t n = detail::layer_param_count(layer);
-            detail::layer_set_param_grads(layer, src.subspan(offset, n));
+            const std::size_t n = layer_param_count(layer);
+            layer_set_param_grads(layer, src.subspan(offset, n));
             offset += n;
         });
     }
 
     void zero_grads() {
-        for_each_layer([](auto& layer) { detail::layer_zero_grads(layer); });
+        for_each_layer([](auto& layer) { layer_zero_grads(layer); });
     }
 
     // Calls f(layer) for every layer, first to last.

@@ -58,6 +58,7 @@ public:
     using scalar = typename E::scalar;
     template <class E2>
     using rebind = Conv<N, F, E2>;
+    static std::string architecture_name() { return "Conv<" + std::to_string(N) + "," + std::to_string(F) + ">"; }
 
     static constexpr int filters = N;
     static constexpr int filter_size = F;

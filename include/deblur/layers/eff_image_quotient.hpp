@@ -70,6 +70,7 @@ public:
     using scalar = typename E::scalar;
     template <class E2>
     using rebind = EFFImageQuotient<E2>;
+    static std::string architecture_name() { return "EFFImageQuotient"; }
 
     static constexpr double initial_beta = ImageQuotient<E>::initial_beta;
 

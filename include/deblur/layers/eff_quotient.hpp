@@ -41,8 +41,8 @@
 // is the delta (1 at the centre) and backward contributes zero gradient from
 // it (the output is locally constant), as in Quotient.
 #include <algorithm>
-#include <complex>
 #include <cmath>
+#include <complex>
 #include <cstddef>
 #include <optional>
 #include <random>
@@ -68,14 +68,15 @@ public:
     using scalar = typename E::scalar;
     template <class E2>
     using rebind = EFFQuotient<K, E2>;
+    // Without the grid: a model trained on one grid loads for any other.
+    static std::string architecture_name() { return "EFFQuotient<" + std::to_string(K) + ">"; }
 
     static constexpr int kernel_size = K;
     static constexpr double beta_k = 1e-4;
 
     static constexpr bool accepts_channels(int c) { return c >= 2 && c % 2 == 0; }
-    // The output has one channel per patch, a run-time number: -1 for an input
-    // it cannot take, 0 ("the number of patches") otherwise.
-    static constexpr int output_channels(int in_channels) { return accepts_channels(in_channels) ? 0 : -1; }
+    // One kernel per patch of the grid (set_grid, a run-time setting).
+    std::size_t kernel_count() const { return patches(); }
 
     explicit EFFQuotient(std::size_t grid_rows = 1, std::size_t grid_cols = 1,
                          EFFGrid::Window window = EFFGrid::Window::hann) {

@@ -44,6 +44,7 @@ public:
     using scalar = typename E::scalar;
     template <class E2>
     using rebind = ImageQuotient<E2>;
+    static std::string architecture_name() { return "ImageQuotient"; }
 
     static constexpr double initial_beta = 1e-2;
 

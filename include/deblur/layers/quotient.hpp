@@ -22,8 +22,8 @@
 // backward contributes zero gradient (the output is locally constant).
 #include <algorithm>
 #include <array>
-#include <complex>
 #include <cmath>
+#include <complex>
 #include <cstddef>
 #include <random>
 #include <span>
@@ -47,12 +47,13 @@ public:
     using scalar = typename E::scalar;
     template <class E2>
     using rebind = Quotient<K, E2>;
+    static std::string architecture_name() { return "Quotient<" + std::to_string(K) + ">"; }
 
     static constexpr int kernel_size = K;
     static constexpr double beta_k = 1e-4;
 
     static constexpr bool accepts_channels(int c) { return c >= 2 && c % 2 == 0; }
-    static constexpr int output_channels(int in_channels) { return accepts_channels(in_channels) ? 1 : -1; }
+    std::size_t kernel_count() const { return 1; }  // one kernel for the whole image
 
     void setup(std::size_t in_channels, std::mt19937_64&) {
         if (!accepts_channels(static_cast<int>(in_channels)))

@@ -39,6 +39,7 @@ public:
     using scalar = typename E::scalar;
     template <class E2>
     using rebind = Recombine<M, E2>;
+    static std::string architecture_name() { return "Recombine<" + std::to_string(M) + ">"; }
 
     static constexpr int outputs = M;
 

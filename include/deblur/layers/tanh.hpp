@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <random>
 #include <span>
+#include <string>
 
 #include "../core/exec.hpp"
 #include "../core/tensor.hpp"
@@ -18,6 +19,7 @@ public:
     using scalar = typename E::scalar;
     template <class E2>
     using rebind = Tanh<E2>;
+    static std::string architecture_name() { return "Tanh"; }
 
     static constexpr int output_channels(int in_channels) { return in_channels; }
 

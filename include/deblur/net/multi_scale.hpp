@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 
 #include "linear_resize.hpp"
@@ -38,6 +39,7 @@ public:
     using tensor = typename std::tuple_element_t<0, std::tuple<Scales...>>::tensor;
     template <class E2>
     using rebind = MultiScale<rebind_t<Scales, E2>...>;
+    static std::string architecture_name() { return "MultiScale<" + join_architectures<Scales...>() + ">"; }
 
     MultiScale() = default;
     explicit MultiScale(std::uint64_t seed) { setup(seed); }

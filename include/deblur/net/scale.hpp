@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <utility>
 
@@ -26,6 +27,7 @@ public:
     using tensor = typename first_stage::tensor;
     template <class E2>
     using rebind = Scale<K, rebind_t<Stages, E2>...>;
+    static std::string architecture_name() { return "Scale<" + std::to_string(K) + "," + join_architectures<Stages...>() + ">"; }
 
     static constexpr int kernel_size = K;
     static constexpr std::size_t stage_count = sizeof...(Stages);

@@ -7,13 +7,13 @@
 //   using FirstStage = Stage<Chain<Conv<32, 9>, Tanh<>, Recombine<32>, Tanh<>, Recombine<4>>,
 //                            Quotient<17>, ImageQuotient<>>;
 //
-// Spatially-varying blur (Section 5.3): the same stage with EFFQuotient<K>
-// (one kernel per EFF patch, layers/eff_quotient.hpp) and EFFImageQuotient<>
-// (layers/eff_image_quotient.hpp) estimates a kernel field (patches x K x K)
-// instead of one kernel; set_grid(rows, cols) sets the patch grid of both.
-// A kernel estimator only needs `kernel_size` and output_channels() >= 0 for
-// the features' output (Quotient: 1; EFFQuotient: 0, its patch count is
-// known at run time).
+// The three parts play the roles of layers/layer.hpp: a FeatureLayer, a
+// KernelModule and an ImageModule. Spatially-varying blur (Section 5.3): the
+// same stage with EFFQuotient<K> (one kernel per EFF patch,
+// layers/eff_quotient.hpp) and EFFImageQuotient<>
+// (layers/eff_image_quotient.hpp) estimates a kernel field (kernel_count()
+// = patches x K x K) instead of one kernel; set_grid(rows, cols) sets the
+// patch grid of both.
 //
 // The tensors are the features' (layer_tensor_t): with CUDA layers
 // (CudaExec) the stage runs on device tensors and nothing leaves the device.
@@ -21,6 +21,7 @@
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "../core/exec.hpp"
@@ -32,16 +33,7 @@
 
 namespace deblur {
 
-template <class KernelEstimator>
-struct kernel_size_of {
-    static constexpr int value = KernelEstimator::kernel_size;
-};
-template <int K, class E>
-struct kernel_size_of<Quotient<K, E>> {
-    static constexpr int value = K;
-};
-
-template <class Features, class KernelEstimator, class ImageEstimator>
+template <FeatureLayer Features, KernelModule KernelPart, ImageModule ImagePart>
 class Stage {
 public:
     using exec = typename Features::exec;
@@ -49,18 +41,19 @@ public:
     using tensor = layer_tensor_t<Features>;
     using features_type = Features;
     template <class E2>
-    using rebind = Stage<rebind_t<Features, E2>, rebind_t<KernelEstimator, E2>, rebind_t<ImageEstimator, E2>>;
+    using rebind = Stage<rebind_t<Features, E2>, rebind_t<KernelPart, E2>, rebind_t<ImagePart, E2>>;
+    static std::string architecture_name() { return "Stage<" + join_architectures<Features, KernelPart, ImagePart>() + ">"; }
 
-    static constexpr int kernel_size = kernel_size_of<KernelEstimator>::value;
+    static constexpr int kernel_size = KernelPart::kernel_size;
 
     // Whether the stage can take `in_channels` input channels (1: blurry; 2: blurry and latent).
     static constexpr bool accepts_channels(int in_channels) {
-        return KernelEstimator::output_channels(Features::output_channels(in_channels)) >= 0;
+        return KernelPart::accepts_channels(Features::output_channels(in_channels));
     }
     static_assert(accepts_channels(1) && accepts_channels(2),
                   "deblur::Stage: the feature layers must end in an even number of channels "
                   "(P sharp-like then P blurry-like images) for the Quotient layer");
-    static_assert(std::is_same_v<typename KernelEstimator::exec, exec> && std::is_same_v<typename ImageEstimator::exec, exec>,
+    static_assert(std::is_same_v<typename KernelPart::exec, exec> && std::is_same_v<typename ImagePart::exec, exec>,
                   "deblur::Stage: all three modules must use the same execution policy");
 
     // `in_channels` is 1 for the very first stage of a network, 2 otherwise.
@@ -76,8 +69,8 @@ public:
     void forward(const tensor& blurry, const tensor* latent_in, tensor& kernel, tensor& latent_out) {
         stack_input(blurry, latent_in, input_);
         features_.forward(input_, feature_maps_);
-        kernel_estimator_.forward(feature_maps_, kernel);
-        image_estimator_.forward(kernel, blurry, latent_out);
+        kernel_module_.forward(feature_maps_, kernel);
+        image_module_.forward(kernel, blurry, latent_out);
     }
 
     // forward's kernel and latent image, bit for bit, through `buffers`
@@ -89,8 +82,8 @@ public:
             features_.infer(buffers.input, buffers.features, buffers.intermediates);
         else
             features_.forward(buffers.input, buffers.features);
-        kernel_estimator_.forward(buffers.features, kernel);
-        image_estimator_.forward(kernel, blurry, latent_out);
+        kernel_module_.forward(buffers.features, kernel);
+        image_module_.forward(kernel, blurry, latent_out);
     }
 
     // Back-propagates the gradients of the loss with respect to this stage's
@@ -101,53 +94,61 @@ public:
         (void)latent_in;
         grad_kernel_ = grad_kernel;
         reset(grad_blurry_, blurry);  // the blurry image is data: its gradient is dropped
-        image_estimator_.backward(kernel, blurry, latent_out, grad_latent_out, grad_kernel_, grad_blurry_);
+        image_module_.backward(kernel, blurry, latent_out, grad_latent_out, grad_kernel_, grad_blurry_);
         reset(grad_features_, feature_maps_);
-        kernel_estimator_.backward(feature_maps_, kernel, grad_kernel_, grad_features_);
+        kernel_module_.backward(feature_maps_, kernel, grad_kernel_, grad_features_);
         reset(grad_input_, input_);
         features_.backward(input_, feature_maps_, grad_features_, grad_input_);
         if (grad_latent_in) add_from(grad_input_, blurry.size(), *grad_latent_in);  // channel 1 is the latent image
     }
 
-    // Calls f(params, grads) for every parameter block, in a fixed order, with
-    // host spans (model files, checkpoints, host optimisers): a CUDA layer's
-    // block is copied to the host for f and back to the device after it.
+    // Calls f(params, grads) for every parameter block, in a fixed order
+    // (the feature layers', the kernel module's, the image module's; layers
+    // without parameters have no block, except the image module), with host
+    // spans (model files, checkpoints, host optimisers): a CUDA layer's block
+    // is copied to the host for f and back to the device after it.
     template <class F>
     void for_each_param_block(F&& f) {
-        visit_param_layers(features_, [&](auto& layer) { with_host_params(layer, f); });
-        with_host_params(image_estimator_, f);
+        visit_param_layers([&](auto& layer) { with_host_params(layer, f); });
     }
 
     // The same blocks as the layers' own storage: device spans for CUDA
     // layers (for device code such as cuda::Adadelta), host spans otherwise.
     template <class F>
     void for_each_param_storage(F&& f) {
-        visit_param_layers(features_, [&](auto& layer) { f(layer.params(), layer.param_grads()); });
-        f(image_estimator_.params(), image_estimator_.param_grads());
+        visit_param_layers([&](auto& layer) { f(layer.params(), layer.param_grads()); });
     }
 
     Features& features() { return features_; }
-    KernelEstimator& kernel_estimator() { return kernel_estimator_; }
-    ImageEstimator& image_estimator() { return image_estimator_; }
+    KernelPart& kernel_module() { return kernel_module_; }
+    ImagePart& image_module() { return image_module_; }
 
     // The patch grid (patches per axis) of a spatially-varying stage: both
-    // estimators use the same grid counts, so kernel p is the same cell in both.
+    // modules use the same grid counts, so kernel p is the same cell in both.
     void set_grid(std::size_t grid_rows, std::size_t grid_cols)
-        requires requires(KernelEstimator& k, ImageEstimator& i) {
+        requires requires(KernelPart& k, ImagePart& i) {
             k.set_grid(grid_rows, grid_cols);
             i.set_grid(grid_rows, grid_cols);
         }
     {
-        kernel_estimator_.set_grid(grid_rows, grid_cols);
-        image_estimator_.set_grid(grid_rows, grid_cols);
+        kernel_module_.set_grid(grid_rows, grid_cols);
+        image_module_.set_grid(grid_rows, grid_cols);
     }
 
 private:
+    // visit(layer) for the parameter blocks in their fixed order.
+    template <class V>
+    void visit_param_layers(const V& visit) {
+        visit_feature_layers(features_, visit);
+        if (layer_param_count(kernel_module_) > 0) visit(kernel_module_);
+        visit(image_module_);  // always: model files have held its block from the start
+    }
+
     // visit(layer) for the leaf layers with parameters, descending into nested chains.
     template <class L, class V>
-    static void visit_param_layers(L& layer, const V& visit) {
+    static void visit_feature_layers(L& layer, const V& visit) {
         if constexpr (requires { L::layer_count; })  // a Chain
-            layer.for_each_layer([&](auto& inner) { visit_param_layers(inner, visit); });
+            layer.for_each_layer([&](auto& inner) { visit_feature_layers(inner, visit); });
         else if (!layer.params().empty())
             visit(layer);
     }
@@ -184,8 +185,8 @@ private:
 
     std::size_t in_channels_ = 1;
     Features features_;
-    KernelEstimator kernel_estimator_;
-    ImageEstimator image_estimator_;
+    KernelPart kernel_module_;
+    ImagePart image_module_;
     tensor input_, feature_maps_, grad_features_, grad_input_, grad_kernel_, grad_blurry_;
 };
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "../core/tensor.hpp"
+#include "../layers/layer.hpp"
 
 namespace deblur::testing {
 
@@ -71,7 +72,9 @@ inline double check_gradient(std::span<double> x, std::span<const double> analyt
     return relative_error(exact, numeric);
 }
 
-// Checks `layer.backward` against finite differences of `layer.forward` at `input`.
+// Checks `layer.backward` against finite differences of `layer.forward` at
+// `input`: the input gradient and every parameter's, for a leaf layer and a
+// composite (a Chain) alike (layer_get_params and friends, layers/layer.hpp).
 template <class Layer>
 GradcheckResult check_layer(Layer& layer, Tensor<double> input, std::uint64_t seed = 1, std::size_t max_coords = 400) {
     GradcheckResult result;
@@ -86,7 +89,10 @@ GradcheckResult check_layer(Layer& layer, Tensor<double> input, std::uint64_t se
 
     Tensor<double> r = Tensor<double>::from_shape(out.shape());
     for (auto& v : r) v = normal(rng);
+    std::vector<double> params(layer_param_count(layer));
+    layer_get_params(layer, std::span<double>(params));
     auto loss = [&] {
+        layer_set_params(layer, std::span<const double>(params));
         Tensor<double> o;
         layer.forward(input, o);
         double s = 0;
@@ -98,18 +104,18 @@ GradcheckResult check_layer(Layer& layer, Tensor<double> input, std::uint64_t se
     constexpr double offset = 0.25;
     Tensor<double> grad_in = Tensor<double>::from_shape(input.shape());
     grad_in.fill(offset);
-    auto pgrads = layer.param_grads();
-    std::fill(pgrads.begin(), pgrads.end(), offset);
+    const std::vector<double> offsets(params.size(), offset);
+    layer_set_param_grads(layer, std::span<const double>(offsets));
     layer.forward(input, out);
     layer.backward(input, out, r, grad_in);
 
     std::vector<double> gin(grad_in.begin(), grad_in.end());
-    std::vector<double> gparam(pgrads.begin(), pgrads.end());
+    std::vector<double> gparam(params.size());
+    layer_get_param_grads(layer, std::span<double>(gparam));
     for (auto& g : gin) g -= offset;
     for (auto& g : gparam) g -= offset;
 
     result.input_error = check_gradient({input.data(), input.size()}, gin, loss, seed, max_coords);
-    auto params = layer.params();
     if (!params.empty()) result.param_error = check_gradient(params, gparam, loss, seed + 1, max_coords);
     return result;
 }
