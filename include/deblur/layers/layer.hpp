@@ -145,7 +145,7 @@ void layer_set_params(L& layer, std::span<const T> src) {
         layer.set_params(src);
     } else {
         auto p = layer.params();
-        std::copy(src.begin(), src.end(), p.begin());
+        if (!p.empty()) std::copy(src.begin(), src.end(), p.begin());  // an empty span may be null
     }
 }
 
@@ -165,7 +165,7 @@ void layer_set_param_grads(L& layer, std::span<const T> src) {
         layer.set_param_grads(src);
     } else {
         auto g = layer.param_grads();
-        std::copy(src.begin(), src.end(), g.begin());
+        if (!g.empty()) std::copy(src.begin(), src.end(), g.begin());  // an empty span may be null
     }
 }
 
