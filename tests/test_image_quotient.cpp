@@ -364,8 +364,8 @@ TEST_CASE("ImageQuotient gives the same numbers with the reference DFT policy") 
     const auto kernel = blur_kernel<double>(3);
     const auto blurry = random_tensor<double>(1, 5, 4, 7, 0.5);
     const auto g = random_tensor<double>(1, 5, 4, 8);
-    deblur::ImageQuotient<deblur::Exec<double, deblur::fft::Fftw>> fast;
-    deblur::ImageQuotient<deblur::Exec<double, deblur::fft::ReferenceDft>> reference;
+    deblur::ImageQuotient<deblur::Exec<double, deblur::Host, deblur::fft::Fftw>> fast;
+    deblur::ImageQuotient<deblur::Exec<double, deblur::Host, deblur::fft::ReferenceDft>> reference;
     Tensor<double> lf, lr;
     fast.forward(kernel, blurry, lf);
     reference.forward(kernel, blurry, lr);
@@ -398,7 +398,7 @@ TEST_CASE("ImageQuotient does not allocate after the first call of a given size"
         layer.backward(kernel, blurry, latent, g, gk, gy);
         CHECK(allocations.load() == before);
     };
-    check(deblur::ImageQuotient<deblur::Exec<double, deblur::fft::Fftw>>{});
+    check(deblur::ImageQuotient<deblur::Exec<double, deblur::Host, deblur::fft::Fftw>>{});
     // With the reference policy every buffer comes from operator new, so all are counted.
-    check(deblur::ImageQuotient<deblur::Exec<double, deblur::fft::ReferenceDft>>{});
+    check(deblur::ImageQuotient<deblur::Exec<double, deblur::Host, deblur::fft::ReferenceDft>>{});
 }

@@ -313,8 +313,8 @@ TEST_CASE("Quotient gives the same numbers with the reference DFT policy") {
     auto in = random_tensor<double>(2, 6, 5, 21);
     blur_pairs(in, test_kernel(3), 3, 0.1, 22);
     const auto g = random_tensor<double>(1, 3, 3, 23);
-    deblur::Quotient<3, deblur::Exec<double, deblur::fft::Fftw>> fast;
-    deblur::Quotient<3, deblur::Exec<double, deblur::fft::ReferenceDft>> reference;
+    deblur::Quotient<3, deblur::Exec<double, deblur::Host, deblur::fft::Fftw>> fast;
+    deblur::Quotient<3, deblur::Exec<double, deblur::Host, deblur::fft::ReferenceDft>> reference;
     Tensor<double> out_fast, out_ref;
     fast.forward(in, out_fast);
     reference.forward(in, out_ref);
@@ -345,7 +345,7 @@ TEST_CASE("Quotient does not allocate after the first call of a given size") {
         layer.backward(in, out, g, grad);
         CHECK(allocations.load() == before);
     };
-    check(deblur::Quotient<3, deblur::Exec<double, deblur::fft::Fftw>>{});
+    check(deblur::Quotient<3, deblur::Exec<double, deblur::Host, deblur::fft::Fftw>>{});
     // With the reference policy every buffer comes from operator new, so all are counted.
-    check(deblur::Quotient<3, deblur::Exec<double, deblur::fft::ReferenceDft>>{});
+    check(deblur::Quotient<3, deblur::Exec<double, deblur::Host, deblur::fft::ReferenceDft>>{});
 }

@@ -84,13 +84,13 @@ struct Col2ImAdd {
 
 }  // namespace cuda::detail
 
-template <int N, int F, class T>
-class Conv<N, F, Exec<T, fft::CuFft>> {
+template <int N, int F, class T, class Fft>
+class Conv<N, F, Exec<T, Cuda, Fft>> {
     static_assert(N > 0, "deblur::Conv<N, F>: the number of filters N must be positive");
     static_assert(F > 0, "deblur::Conv<N, F>: the filter size F must be positive");
 
 public:
-    using exec = Exec<T, fft::CuFft>;
+    using exec = Exec<T, Cuda, Fft>;
     using scalar = T;
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>

@@ -4,9 +4,9 @@
 //   deblur::Conv<32, 9, deblur::CudaExec<float>>   // the CUDA Conv
 //   deblur::rebind_t<Layer, deblur::CudaExec<float>> // any covered layer, on the GPU
 //
-// It is deblur::Exec<T, fft::CuFft>: the FFT backend of the policy names the
-// device. The CUDA layers are partial specialisations of the CPU layer
-// templates for this policy (deblur/cuda/tanh.cuh, conv.cuh, recombine.cuh,
+// It is deblur::Exec<T, Cuda> (core/exec.hpp), whose FFT backend defaults to
+// fft::CuFft. The CUDA layers are partial specialisations of the CPU layer
+// templates for Device = Cuda, whatever the FFT backend (deblur/cuda/tanh.cuh, conv.cuh, recombine.cuh,
 // quotient.cuh, image_quotient.cuh), and the composites (Chain, Stage, Scale,
 // MultiScale) are the CPU templates themselves, generic over their layers'
 // tensor type (layer_tensor_t), so switching a layer or a whole network
@@ -69,12 +69,18 @@
 
 namespace deblur {
 
+// The GPU's FFT backend unless a policy names another.
+template <>
+struct default_fft<Cuda> {
+    using type = fft::CuFft;
+};
+
 template <class T>
-using CudaExec = Exec<T, fft::CuFft>;
+using CudaExec = Exec<T, Cuda>;
 
 // Whether E runs on the GPU.
 template <class E>
-inline constexpr bool is_cuda_exec_v = std::is_same_v<typename E::fft, fft::CuFft>;
+inline constexpr bool is_cuda_exec_v = std::is_same_v<typename E::device, Cuda>;
 
 namespace cuda {
 

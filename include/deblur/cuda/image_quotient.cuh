@@ -215,10 +215,10 @@ struct AddCropScaled {
 
 }  // namespace cuda::detail
 
-template <class T>
-class ImageQuotient<Exec<T, fft::CuFft>> {
+template <class T, class Fft>
+class ImageQuotient<Exec<T, Cuda, Fft>> {
 public:
-    using exec = Exec<T, fft::CuFft>;
+    using exec = Exec<T, Cuda, Fft>;
     using scalar = T;
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>

@@ -190,12 +190,12 @@ struct QuotientAddInputGradient {
 
 }  // namespace cuda::detail
 
-template <int K, class T>
-class Quotient<K, Exec<T, fft::CuFft>> {
+template <int K, class T, class Fft>
+class Quotient<K, Exec<T, Cuda, Fft>> {
     static_assert(K > 0 && K % 2 == 1, "deblur::Quotient<K>: the kernel size K must be odd and positive");
 
 public:
-    using exec = Exec<T, fft::CuFft>;
+    using exec = Exec<T, Cuda, Fft>;
     using scalar = T;
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>

@@ -67,12 +67,12 @@ const T* ones(DeviceBuffer<T>& buffer, std::size_t n) {
 
 }  // namespace cuda::detail
 
-template <int M, class T>
-class Recombine<M, Exec<T, fft::CuFft>> {
+template <int M, class T, class Fft>
+class Recombine<M, Exec<T, Cuda, Fft>> {
     static_assert(M > 0, "deblur::Recombine<M>: the number of output channels M must be positive");
 
 public:
-    using exec = Exec<T, fft::CuFft>;
+    using exec = Exec<T, Cuda, Fft>;
     using scalar = T;
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>

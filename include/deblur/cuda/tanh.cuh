@@ -41,10 +41,10 @@ struct TanhBackward {
 
 }  // namespace cuda::detail
 
-template <class T>
-class Tanh<Exec<T, fft::CuFft>> {
+template <class T, class Fft>
+class Tanh<Exec<T, Cuda, Fft>> {
 public:
-    using exec = Exec<T, fft::CuFft>;
+    using exec = Exec<T, Cuda, Fft>;
     using scalar = T;
     using tensor = cuda::DeviceTensor<T>;
     template <class E2>

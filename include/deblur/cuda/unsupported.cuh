@@ -17,14 +17,14 @@ template <class T>
 inline constexpr bool not_yet = false;
 }  // namespace cuda::detail
 
-template <int K, class T>
-class EFFQuotient<K, Exec<T, fft::CuFft>> {
+template <int K, class T, class Fft>
+class EFFQuotient<K, Exec<T, Cuda, Fft>> {
     static_assert(cuda::detail::not_yet<T>,
                   "deblur::EFFQuotient has no CUDA implementation yet (spatially-varying blur runs on the CPU)");
 };
 
-template <class T>
-class EFFImageQuotient<Exec<T, fft::CuFft>> {
+template <class T, class Fft>
+class EFFImageQuotient<Exec<T, Cuda, Fft>> {
     static_assert(cuda::detail::not_yet<T>,
                   "deblur::EFFImageQuotient has no CUDA implementation yet (spatially-varying blur runs on the CPU)");
 };

@@ -54,6 +54,7 @@
 #include "../blur/eff_grid.hpp"
 #include "../core/exec.hpp"
 #include "../core/tensor.hpp"
+#include "../fft/fftw.hpp"  // the default policy's FFT backend
 #include "../fft/fast_size.hpp"
 #include "barthann.hpp"
 

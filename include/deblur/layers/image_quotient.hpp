@@ -33,6 +33,7 @@
 
 #include "../core/exec.hpp"
 #include "../core/tensor.hpp"
+#include "../fft/fftw.hpp"  // the default policy's FFT backend
 #include "../fft/fast_size.hpp"
 
 namespace deblur {
