@@ -89,20 +89,20 @@ concept FeatureLayer =
 
 template <class M>
 concept KernelModule =
-    Layer<M> && requires(M module, const M& cmodule, const layer_tensor_t<M>& in, layer_tensor_t<M>& out,
+    Layer<M> && requires(M part, const M& cpart, const layer_tensor_t<M>& in, layer_tensor_t<M>& out,
                          std::mt19937_64& rng) {
         { M::kernel_size } -> std::convertible_to<int>;
         { M::accepts_channels(2) } -> std::same_as<bool>;
-        { cmodule.kernel_count() } -> std::same_as<std::size_t>;
-        module.setup(std::size_t{2}, rng);
-        module.forward(in, out);
-        module.backward(in, in, in, out);
+        { cpart.kernel_count() } -> std::same_as<std::size_t>;
+        part.setup(std::size_t{2}, rng);
+        part.forward(in, out);
+        part.backward(in, in, in, out);
     };
 
 template <class M>
-concept ImageModule = Layer<M> && requires(M module, const layer_tensor_t<M>& in, layer_tensor_t<M>& out) {
-    module.forward(in, in, out);
-    module.backward(in, in, in, in, out, out);
+concept ImageModule = Layer<M> && requires(M part, const layer_tensor_t<M>& in, layer_tensor_t<M>& out) {
+    part.forward(in, in, out);
+    part.backward(in, in, in, in, out, out);
 };
 
 // A layer type's name in model files.
