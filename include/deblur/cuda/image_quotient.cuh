@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../fft/fast_size.hpp"
+#include "../layers/quotient_checks.hpp"
 #include "cuda_exec.cuh"
 #include "device_buffer.cuh"
 #include "device_params.cuh"
@@ -304,15 +305,8 @@ private:
     const T* log_beta() const { return params_.params_data(); }
 
     static void check_inputs(const tensor& kernel, const tensor& blurry) {
-        const std::size_t k = kernel.shape(1);
-        if (kernel.shape(0) != 1 || kernel.shape(2) != k || k % 2 == 0)
-            throw std::invalid_argument("deblur::ImageQuotient: the kernel must be 1 x K x K with K odd");
-        if (blurry.shape(0) != 1)
-            throw std::invalid_argument("deblur::ImageQuotient: the blurry image must have one channel");
-        if (blurry.shape(1) < k || blurry.shape(2) < k)
-            throw std::invalid_argument("deblur::ImageQuotient: the blurry image (" + std::to_string(blurry.shape(1)) +
-                                        " x " + std::to_string(blurry.shape(2)) + ") is smaller than the kernel (" +
-                                        std::to_string(k) + ")");
+        detail::check_image_quotient_shapes(kernel.shape(0), kernel.shape(1), kernel.shape(2), blurry.shape(0),
+                                            blurry.shape(1), blurry.shape(2));
     }
 
     bool matches_last_inputs(const tensor& kernel, const tensor& blurry) const {

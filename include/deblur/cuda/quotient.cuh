@@ -25,6 +25,7 @@
 
 #include "../fft/fast_size.hpp"
 #include "../layers/barthann.hpp"
+#include "../layers/quotient_checks.hpp"
 #include "cuda_exec.cuh"
 #include "device_buffer.cuh"
 #include "device_tensor.cuh"
@@ -266,16 +267,7 @@ private:
     std::size_t spec_size() const { return hp_ * (wp_ / 2 + 1); }
     T inv_m() const { return T(1) / T(hp_ * wp_); }
 
-    void check_input(const tensor& in) const {
-        const std::size_t c = in.shape(0), h = in.shape(1), w = in.shape(2);
-        if (!accepts_channels(static_cast<int>(c)))
-            throw std::invalid_argument("deblur::Quotient: needs an even number (>= 2) of input channels, got " +
-                                        std::to_string(c));
-        if (h < std::size_t(K) || w < std::size_t(K))
-            throw std::invalid_argument("deblur::Quotient: the feature maps (" + std::to_string(h) + " x " +
-                                        std::to_string(w) + ") are smaller than the kernel (" + std::to_string(K) +
-                                        ")");
-    }
+    void check_input(const tensor& in) const { detail::check_quotient_maps(in.shape(0), in.shape(1), in.shape(2), K); }
 
     // Sizes every buffer (allocating only when they grow) and uploads the
     // window when the map size changes.

@@ -35,6 +35,7 @@
 #include "../core/tensor.hpp"
 #include "../fft/fftw.hpp"  // the default policy's FFT backend
 #include "../fft/fast_size.hpp"
+#include "quotient_checks.hpp"
 
 namespace deblur {
 
@@ -143,15 +144,8 @@ private:
     }
 
     static void check_inputs(const Tensor<scalar>& kernel, const Tensor<scalar>& blurry) {
-        const std::size_t k = kernel.shape(1);
-        if (kernel.shape(0) != 1 || kernel.shape(2) != k || k % 2 == 0)
-            throw std::invalid_argument("deblur::ImageQuotient: the kernel must be 1 x K x K with K odd");
-        if (blurry.shape(0) != 1)
-            throw std::invalid_argument("deblur::ImageQuotient: the blurry image must have one channel");
-        if (blurry.shape(1) < k || blurry.shape(2) < k)
-            throw std::invalid_argument("deblur::ImageQuotient: the blurry image (" + std::to_string(blurry.shape(1)) +
-                                        " x " + std::to_string(blurry.shape(2)) + ") is smaller than the kernel (" +
-                                        std::to_string(k) + ")");
+        detail::check_image_quotient_shapes(kernel.shape(0), kernel.shape(1), kernel.shape(2), blurry.shape(0),
+                                            blurry.shape(1), blurry.shape(2));
         auto finite = [](scalar v) { return std::isfinite(v); };
         if (!std::all_of(kernel.begin(), kernel.end(), finite))
             throw std::invalid_argument("deblur::ImageQuotient: the kernel contains NaN or infinity");
