@@ -10,9 +10,9 @@
 // so nothing outside y is assumed (no wrap-around, no padding of y); the EFF
 // grid of the kernel field is over that latent image (latent_grid()).
 //
-// Method: the hyper-Laplacian prior solved by half-quadratic splitting, as the
-// uniform solver (hyper_laplacian.hpp: same DeconvOptions, same lambda
-// calibration, same shrinkage), with the x-subproblem
+// Method: the hyper-Laplacian prior solved by half-quadratic splitting, the
+// uniform solver's schedule (half_quadratic_splitting.hpp: same DeconvOptions,
+// same lambda calibration, same shrinkage), with the x-subproblem
 //
 //     (mu A'A + D'D) x = mu A'y + D'w,   mu = 1 / (lambda beta),
 //
@@ -52,9 +52,8 @@
 #include "../fft/fftw.hpp"
 #include "deconv_options.hpp"
 #include "fourier_terms.hpp"
+#include "half_quadratic_splitting.hpp"
 #include "periodic_extension.hpp"
-#include "shrinkage.hpp"
-#include "shrinkage_table.hpp"
 
 namespace deblur {
 
@@ -262,23 +261,15 @@ private:
         std::fill(data_.begin(), data_.end(), T(0));
         add_latent_to_canvas(adjoint_, T(1), data_);
 
-        double beta = options_.beta_start;
-        for (int outer = 0; outer < options_.outer_iterations; ++outer, beta *= options_.beta_rate) {
-            const HyperLaplacianShrinkage<T> exact(options_.alpha, beta);
-            const T mu = static_cast<T>(1 / (options_.lambda * beta));
-            const bool tabulate = options_.alpha != 1;
-            if (tabulate) {
-                if (table_) table_->rebuild(exact);
-                else table_.emplace(exact);
-            }
-            for (int inner = 0; inner < options_.inner_iterations; ++inner) {
-                if (tabulate) shrink_gradients(*table_);
-                else shrink_gradients(exact);
-                gradient_adjoint(wx_.data(), wy_.data(), ph, pw, rhs_.data());
-                for (std::size_t i = 0; i < n; ++i) rhs_[i] += mu * data_[i];
-                solve_x(mu);
-            }
-        }
+        const auto w_step = [&](const auto& shrink) {
+            shrink_gradients(shrink);
+            gradient_adjoint(wx_.data(), wy_.data(), ph, pw, rhs_.data());
+        };
+        const auto x_step = [&](T mu) {
+            for (std::size_t i = 0; i < n; ++i) rhs_[i] += mu * data_[i];
+            solve_x(mu);
+        };
+        detail::half_quadratic_splitting<T>(options_, table_, w_step, x_step);
         for (std::size_t r = 0; r < h_; ++r)
             for (std::size_t c = 0; c < w_; ++c) out(r, c) = x_[(r + oy) * pw + c + ox];
     }

@@ -13,6 +13,8 @@
 //   - the x-subproblem, the quadratic
 //       (mu K'MK + D'D) x = mu K'M y + D'w,   mu = 1 / (lambda beta).
 //
+// The schedule is half_quadratic_splitting.hpp's, shared with the EFF solver.
+//
 // Boundaries: x lives on a periodic canvas larger than the image by the kernel
 // size on every side (an FFT-friendly size). M selects the observed pixels,
 // the image itself: the band around it is unknown, so x may extend past the
@@ -46,9 +48,8 @@
 #include "../fft/fftw.hpp"
 #include "deconv_options.hpp"
 #include "fourier_terms.hpp"
+#include "half_quadratic_splitting.hpp"
 #include "periodic_extension.hpp"
-#include "shrinkage.hpp"
-#include "shrinkage_table.hpp"
 
 namespace deblur {
 
@@ -366,33 +367,24 @@ DEBLUR_OMP(omp parallel for schedule(dynamic) num_threads(threads_) if (threads_
         // x_ holds x times `scale` (the inverse transform is unnormalised; the
         // factor is applied where x_ is read rather than in a pass of its own).
         T scale = T(1);
-        double beta = options_.beta_start;
-        for (int outer = 0; outer < options_.outer_iterations; ++outer, beta *= options_.beta_rate) {
-            const HyperLaplacianShrinkage<T> exact(options_.alpha, beta);
-            const T mu = static_cast<T>(1 / (options_.lambda * beta));
-            // Soft thresholding is cheap; other alphas use a per-beta lookup table.
-            const bool tabulate = options_.alpha != 1;
-            if (tabulate) {
-                if (table_) table_->rebuild(exact);
-                else table_.emplace(exact);
+        const auto w_step = [&](const auto& shrink) {
+            shrink_adjoint(shrink, scale);
+            Fft::template forward<T>(ph, pw, work_.data(), r);  // F(D'w)
+        };
+        const auto x_step = [&](T mu) {
+            if (masked) {
+                solve_masked(mu, options_.boundary_iterations);
+            } else {
+                const T* gp = gradient_power_.data();
+                for_rows(ph, [&](std::size_t u0, std::size_t u1) {
+                    for (std::size_t i = u0 * wc; i < u1 * wc; ++i)
+                        x_f[i] = (r[i] + mu * data[i]) * (T(1) / (mu * std::norm(K[i]) + gp[i]));
+                });
             }
-            for (int inner = 0; inner < options_.inner_iterations; ++inner) {
-                if (tabulate) shrink_adjoint(*table_, scale);
-                else shrink_adjoint(exact, scale);
-                Fft::template forward<T>(ph, pw, work_.data(), r);  // F(D'w)
-                if (masked) {
-                    solve_masked(mu, options_.boundary_iterations);
-                } else {
-                    const T* gp = gradient_power_.data();
-                    for_rows(ph, [&](std::size_t u0, std::size_t u1) {
-                        for (std::size_t i = u0 * wc; i < u1 * wc; ++i)
-                            x_f[i] = (r[i] + mu * data[i]) * (T(1) / (mu * std::norm(K[i]) + gp[i]));
-                    });
-                }
-                Fft::template inverse<T>(ph, pw, x_f, x_.data());
-                scale = T(1) / static_cast<T>(ph * pw);
-            }
-        }
+            Fft::template inverse<T>(ph, pw, x_f, x_.data());
+            scale = T(1) / static_cast<T>(ph * pw);
+        };
+        detail::half_quadratic_splitting<T>(options_, table_, w_step, x_step);
         for (std::size_t row = 0; row < h; ++row)
             for (std::size_t c = 0; c < w; ++c) out[row * w + c] = scale * x_[row * pw + c];
     }
