@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "../layers/shape_checks.hpp"
 #include "blas.cuh"
 #include "cuda_exec.cuh"
 #include "device_buffer.cuh"
@@ -136,11 +137,8 @@ public:
     void backward(const tensor& in, const tensor&, const tensor& grad_out, tensor& grad_in) {
         check_input(in, "backward");
         const Geometry g = geometry(in);
-        if (grad_out.shape(0) != static_cast<std::size_t>(N) || grad_out.shape(1) != g.out_rows ||
-            grad_out.shape(2) != g.out_cols)
-            throw std::invalid_argument("deblur::Conv::backward: grad_out must have the shape of the output");
-        if (grad_in.shape() != in.shape())
-            throw std::invalid_argument("deblur::Conv::backward: grad_in must have the shape of the input");
+        detail::check_backward_shapes(in.shape(), grad_out.shape(), grad_in.shape(), static_cast<std::size_t>(N),
+                                      g.out_rows, g.out_cols, "Conv");
         const int k = static_cast<int>(patch_size());
         const int ld_out = cuda::detail::blas_int(g.out_pixels(), "deblur::Conv<CudaExec>");
         T* grads = params_.grads_data();
@@ -190,16 +188,7 @@ private:
     std::size_t patch_size() const { return channels_ * F * F; }
 
     void check_input(const tensor& in, const char* where) const {
-        if (channels_ == 0)
-            throw std::invalid_argument(std::string("deblur::Conv::") + where + ": call setup() first");
-        if (in.shape(0) != channels_)
-            throw std::invalid_argument(std::string("deblur::Conv::") + where + ": the input has " +
-                                        std::to_string(in.shape(0)) + " channels, setup() was given " +
-                                        std::to_string(channels_));
-        if (in.shape(1) < static_cast<std::size_t>(F) || in.shape(2) < static_cast<std::size_t>(F))
-            throw std::invalid_argument(std::string("deblur::Conv::") + where + ": the image (" +
-                                        std::to_string(in.shape(1)) + " x " + std::to_string(in.shape(2)) +
-                                        ") is smaller than the filter (" + std::to_string(F) + ")");
+        detail::check_conv_input(in.shape(), channels_, static_cast<std::size_t>(F), where);
     }
 
     Geometry geometry(const tensor& in) const {

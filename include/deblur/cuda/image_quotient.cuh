@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "../fft/fast_size.hpp"
-#include "../layers/quotient_checks.hpp"
+#include "../layers/shape_checks.hpp"
 #include "cuda_exec.cuh"
 #include "device_buffer.cuh"
 #include "device_params.cuh"
@@ -258,12 +258,8 @@ public:
     void backward(const tensor& kernel, const tensor& blurry, const tensor&, const tensor& grad_latent,
                   tensor& grad_kernel, tensor& grad_blurry) {
         namespace d = cuda::detail;
-        if (grad_latent.shape() != blurry.shape())
-            throw std::invalid_argument("deblur::ImageQuotient: grad_latent must have the blurry image's shape");
-        if (grad_kernel.shape() != kernel.shape())
-            throw std::invalid_argument("deblur::ImageQuotient: grad_kernel must have the kernel's shape");
-        if (grad_blurry.shape() != blurry.shape())
-            throw std::invalid_argument("deblur::ImageQuotient: grad_blurry must have the blurry image's shape");
+        detail::check_image_quotient_gradients(kernel.shape(), blurry.shape(), grad_latent.shape(), grad_kernel.shape(),
+                                               grad_blurry.shape());
         if (!matches_last_inputs(kernel, blurry)) compute(kernel, blurry);
         const std::size_t nc = spec_size(), m = hp_ * wp_;
         cuda::for_each_index(m, d::PadGradient<T>{grad_latent.data(), grid_.data(), h_, w_, wp_});

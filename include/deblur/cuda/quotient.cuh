@@ -25,7 +25,7 @@
 
 #include "../fft/fast_size.hpp"
 #include "../layers/barthann.hpp"
-#include "../layers/quotient_checks.hpp"
+#include "../layers/shape_checks.hpp"
 #include "cuda_exec.cuh"
 #include "device_buffer.cuh"
 #include "device_tensor.cuh"

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "../layers/shape_checks.hpp"
 #include "blas.cuh"
 #include "cuda_exec.cuh"
 #include "device_buffer.cuh"
@@ -107,11 +108,8 @@ public:
     // Adds dL/dA = dOut * in^T, dL/db = row sums of dOut, dL/din = A^T * dOut.
     void backward(const tensor& in, const tensor&, const tensor& grad_out, tensor& grad_in) {
         check_input(in, "backward");
-        if (grad_out.shape(0) != static_cast<std::size_t>(M) || grad_out.shape(1) != in.shape(1) ||
-            grad_out.shape(2) != in.shape(2))
-            throw std::invalid_argument("deblur::Recombine::backward: grad_out must have the shape of the output");
-        if (grad_in.shape() != in.shape())
-            throw std::invalid_argument("deblur::Recombine::backward: grad_in must have the shape of the input");
+        detail::check_backward_shapes(in.shape(), grad_out.shape(), grad_in.shape(), static_cast<std::size_t>(M), in.shape(1),
+                                      in.shape(2), "Recombine");
         const std::size_t pixels = in.shape(1) * in.shape(2);
         if (pixels == 0) return;
         const int p = cuda::detail::blas_int(pixels, "deblur::Recombine<CudaExec>");
@@ -139,12 +137,7 @@ public:
 
 private:
     void check_input(const tensor& in, const char* where) const {
-        if (channels_ == 0)
-            throw std::invalid_argument(std::string("deblur::Recombine::") + where + ": call setup() first");
-        if (in.shape(0) != channels_)
-            throw std::invalid_argument(std::string("deblur::Recombine::") + where + ": the input has " +
-                                        std::to_string(in.shape(0)) + " channels, setup() was given " +
-                                        std::to_string(channels_));
+        detail::check_input_channels(in.shape(), channels_, "Recombine", where);
     }
 
     const T* matrix() const { return params_.params_data(); }

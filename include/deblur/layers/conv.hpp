@@ -45,6 +45,7 @@
 #include "../core/fixed_order_sum.hpp"
 #include "../core/openmp.hpp"
 #include "../core/tensor.hpp"
+#include "shape_checks.hpp"
 
 namespace deblur {
 
@@ -109,11 +110,8 @@ public:
                   Tensor<scalar>& grad_in) {
         check_input(in, "backward");
         const Geometry g = geometry(in);
-        if (grad_out.shape(0) != static_cast<std::size_t>(N) || grad_out.shape(1) != g.out_rows ||
-            grad_out.shape(2) != g.out_cols)
-            throw std::invalid_argument("deblur::Conv::backward: grad_out must have the shape of the output");
-        if (grad_in.shape() != in.shape())
-            throw std::invalid_argument("deblur::Conv::backward: grad_in must have the shape of the input");
+        detail::check_backward_shapes(in.shape(), grad_out.shape(), grad_in.shape(), static_cast<std::size_t>(N),
+                                      g.out_rows, g.out_cols, "Conv");
         const auto weights = permuted_weights();
         const std::size_t k = patch_size();
         const Eigen::OuterStride<> plane(static_cast<Eigen::Index>(g.out_rows * g.out_cols));
@@ -203,16 +201,7 @@ private:
     std::size_t row_block(const Geometry& g) const { return channels_ * F * g.out_cols; }
 
     void check_input(const Tensor<scalar>& in, const char* where) const {
-        if (channels_ == 0)
-            throw std::invalid_argument(std::string("deblur::Conv::") + where + ": call setup() first");
-        if (in.shape(0) != channels_)
-            throw std::invalid_argument(std::string("deblur::Conv::") + where + ": the input has " +
-                                        std::to_string(in.shape(0)) + " channels, setup() was given " +
-                                        std::to_string(channels_));
-        if (in.shape(1) < static_cast<std::size_t>(F) || in.shape(2) < static_cast<std::size_t>(F))
-            throw std::invalid_argument(std::string("deblur::Conv::") + where + ": the image (" +
-                                        std::to_string(in.shape(1)) + " x " + std::to_string(in.shape(2)) +
-                                        ") is smaller than the filter (" + std::to_string(F) + ")");
+        detail::check_conv_input(in.shape(), channels_, static_cast<std::size_t>(F), where);
     }
 
     // A band of b output rows needs b + F - 1 Toeplitz rows.

@@ -35,7 +35,7 @@
 #include "../core/tensor.hpp"
 #include "../fft/fftw.hpp"  // the default policy's FFT backend
 #include "../fft/fast_size.hpp"
-#include "quotient_checks.hpp"
+#include "shape_checks.hpp"
 
 namespace deblur {
 
@@ -73,12 +73,8 @@ public:
     // kernel, blurry image and beta are unchanged since then.
     void backward(const Tensor<scalar>& kernel, const Tensor<scalar>& blurry, const Tensor<scalar>&,
                   const Tensor<scalar>& grad_latent, Tensor<scalar>& grad_kernel, Tensor<scalar>& grad_blurry) {
-        if (grad_latent.shape() != blurry.shape())
-            throw std::invalid_argument("deblur::ImageQuotient: grad_latent must have the blurry image's shape");
-        if (grad_kernel.shape() != kernel.shape())
-            throw std::invalid_argument("deblur::ImageQuotient: grad_kernel must have the kernel's shape");
-        if (grad_blurry.shape() != blurry.shape())
-            throw std::invalid_argument("deblur::ImageQuotient: grad_blurry must have the blurry image's shape");
+        detail::check_image_quotient_gradients(kernel.shape(), blurry.shape(), grad_latent.shape(), grad_kernel.shape(),
+                                               grad_blurry.shape());
         if (!matches_last_inputs(kernel, blurry)) compute(kernel, blurry);
 
         // G = F of the output gradient, zero-padded (adjoint of the crop).

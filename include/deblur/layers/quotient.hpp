@@ -36,7 +36,7 @@
 #include "../fft/fftw.hpp"  // the default policy's FFT backend
 #include "barthann.hpp"
 #include "patch_quotient.hpp"
-#include "quotient_checks.hpp"
+#include "shape_checks.hpp"
 
 namespace deblur {
 

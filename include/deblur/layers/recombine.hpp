@@ -27,6 +27,7 @@
 #include "../core/fixed_order_sum.hpp"
 #include "../core/openmp.hpp"
 #include "../core/tensor.hpp"
+#include "shape_checks.hpp"
 
 namespace deblur {
 
@@ -73,11 +74,8 @@ public:
     void backward(const Tensor<scalar>& in, const Tensor<scalar>&, const Tensor<scalar>& grad_out,
                   Tensor<scalar>& grad_in) {
         check_input(in, "backward");
-        if (grad_out.shape(0) != static_cast<std::size_t>(M) || grad_out.shape(1) != in.shape(1) ||
-            grad_out.shape(2) != in.shape(2))
-            throw std::invalid_argument("deblur::Recombine::backward: grad_out must have the shape of the output");
-        if (grad_in.shape() != in.shape())
-            throw std::invalid_argument("deblur::Recombine::backward: grad_in must have the shape of the input");
+        detail::check_backward_shapes(in.shape(), grad_out.shape(), grad_in.shape(), static_cast<std::size_t>(M), in.shape(1),
+                                      in.shape(2), "Recombine");
         const Eigen::Index c = static_cast<Eigen::Index>(channels_);
         const Eigen::Index pixels = static_cast<Eigen::Index>(in.shape(1) * in.shape(2));
         const auto a = matrix();
@@ -142,12 +140,7 @@ DEBLUR_OMP(omp parallel num_threads(team) if (team > 1))
     }
 
     void check_input(const Tensor<scalar>& in, const char* where) const {
-        if (channels_ == 0)
-            throw std::invalid_argument(std::string("deblur::Recombine::") + where + ": call setup() first");
-        if (in.shape(0) != channels_)
-            throw std::invalid_argument(std::string("deblur::Recombine::") + where + ": the input has " +
-                                        std::to_string(in.shape(0)) + " channels, setup() was given " +
-                                        std::to_string(channels_));
+        detail::check_input_channels(in.shape(), channels_, "Recombine", where);
     }
 
     ConstRowMajorMap matrix() const { return ConstRowMajorMap(params_.data(), M, static_cast<Eigen::Index>(channels_)); }

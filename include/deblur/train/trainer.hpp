@@ -41,8 +41,9 @@
 #include "batch_gradients.hpp"
 #include "checkpoint_file.hpp"
 #include "example_generator.hpp"
+#include "host_training.hpp"
+#include "kernel_loss.hpp"
 #include "process_group.hpp"
-#include "serial_eigen_products.hpp"
 #include "training_example.hpp"
 
 namespace deblur::train {
@@ -56,29 +57,25 @@ struct TrainerOptions {
     AdadeltaOptions optimiser{};
 };
 
-template <class Net, class Example = TrainingExample>
+// Device: what runs the network and the optimiser (HostTraining: the CPU,
+// threads over examples; cuda::CudaTraining: the GPU). Trainer keeps what is
+// the same everywhere: the stage schedule, the batch and its share per
+// process, the outlier test, the exchange and the order of the sum, the
+// running mean, validation and checkpoints. (The default is fully qualified:
+// nvcc's front end looks it up where Trainer is passed as a template
+// template argument.)
+template <class Net, class Example = TrainingExample, class Device = ::deblur::train::HostTraining<Net, Example>>
 class Trainer {
 public:
     using scalar = typename Net::scalar;
-    using Tensor2 = xt::xtensor<float, 2>;
 
     // `group`: the processes training together (mpi_process_group.hpp); it
     // must outlive the trainer. Every process constructs its trainer the
     // same way (same seed, same --init) and calls train_step and validate
     // in step.
     Trainer(Net& net, TrainerOptions options, const ProcessGroup& group = single_process())
-        : net_(net), options_(options), group_(&group) {
-        if (options.scale >= Net::scale_count) throw std::invalid_argument("deblur::train::Trainer: no such scale");
-        if (options.batch < 1) throw std::invalid_argument("deblur::train::Trainer: batch must be at least 1");
-        if (options.stage_steps < 1 || options.freeze_steps < 0)
-            throw std::invalid_argument("deblur::train::Trainer: stage_steps must be >= 1 and freeze_steps >= 0");
-        stage_count_ = 0;
-        net_.for_each_param_block([&](std::size_t j, std::size_t s, auto, auto) {
-            if (j == options_.scale) stage_count_ = std::max(stage_count_, s + 1);
-        });
-        const int threads = std::max(1, omp_get_max_threads());
-        replicas_.assign(static_cast<std::size_t>(threads), net_);
-        optimiser_ = Adadelta<scalar>(parameter_count(net_, scale_filter()), options_.optimiser);
+        : options_(checked(options)), group_(&group), device_(net, options.scale, options.optimiser) {
+        stage_count_ = device_.stage_count();
     }
 
     int kernel_size() const { return Net::kernel_sizes[options_.scale]; }
@@ -114,50 +111,22 @@ public:
         const auto learns = [&](std::size_t j, std::size_t s) {
             return j == options_.scale && s >= first_learning && s < active;
         };
-        gradients_.resize(options_.batch, parameter_count(net_, learns));
-        std::vector<scalar> master;
-        get_parameters(net_, master);
+        gradients_.resize(options_.batch, device_.gradient_count(learns));
         const double threshold = running_mean_ > 0 ? options_.outlier_factor * running_mean_
                                                    : std::numeric_limits<double>::infinity();
         const auto used = [&](std::size_t i) {
             const double loss = gradients_.losses()[i];
             return std::isfinite(loss) && loss <= threshold;
         };
-        const SerialEigenProducts serial_products;
-DEBLUR_OMP(omp parallel)
-        {
-            Net& replica = replicas_[static_cast<std::size_t>(omp_get_thread_num())];
-            set_parameters<Net, scalar>(replica, master);
-            replica.set_active_stages(options_.scale, active);
-            Tensor<scalar> blurry, grad;
-DEBLUR_OMP(omp for schedule(dynamic, 1))
-            for (std::ptrdiff_t b = 0; b < static_cast<std::ptrdiff_t>(batch_.size()); ++b) {
-                const auto& ex = batch_[static_cast<std::size_t>(b)];
-                const std::size_t i = first + static_cast<std::size_t>(b);
-                to_tensor(ex.blurry, blurry);
-                replica.forward(blurry, options_.scale);
-                gradients_.set_loss(i, kernel_loss(replica.kernel(), ex.kernel, &grad));
-                if (used(i)) {
-                    zero_gradients(replica);
-                    grad *= scalar(1) / static_cast<scalar>(options_.batch);
-                    replica.backward(blurry, grad, false);
-                    copy_gradients(replica, gradients_.gradient(i), learns);
-                }
-            }
-        }
+        device_.example_gradients(std::span<const Example>(batch_), first, options_.batch, active, learns, used,
+                                  gradients_);
         const auto exchange_start = std::chrono::steady_clock::now();
         gradients_.gather(*group_);
         exchange_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
         std::vector<scalar> total;
         gradients_.sum(used, total);
-        // The optimiser keeps state for every parameter of the scale; a zero
-        // gradient gives a zero ADADELTA update, so frozen stages stay put.
-        std::vector<scalar> params, grads;
-        get_parameters(net_, params, scale_filter());
-        expand_to_scale(total, learns, grads);
-        optimiser_.step(params, grads);
-        set_parameters<Net, scalar>(net_, params, scale_filter());
-        net_.set_active_stages(options_.scale, active);
+        device_.step(total, learns);
+        device_.set_active_stages(active);
 
         const auto losses = gradients_.loss_summary(used);
         if (losses.used > 0)
@@ -169,26 +138,10 @@ DEBLUR_OMP(omp for schedule(dynamic, 1))
     // Mean kernel error on fixed examples, with the network as it is now
     // (each process of the group runs its share; the same figure on all).
     double validate(std::span<const Example> examples) {
-        std::vector<scalar> master;
-        get_parameters(net_, master);
         const std::size_t active = active_stages(std::max<std::int64_t>(step_ - 1, 0));
         const auto [first, last] = group_->share(examples.size());
         std::vector<double> losses(examples.size());
-        const SerialEigenProducts serial_products;
-DEBLUR_OMP(omp parallel)
-        {
-            Net& replica = replicas_[static_cast<std::size_t>(omp_get_thread_num())];
-            set_parameters<Net, scalar>(replica, master);
-            replica.set_active_stages(options_.scale, active);
-            Tensor<scalar> blurry;
-DEBLUR_OMP(omp for schedule(dynamic, 1))
-            for (std::ptrdiff_t i = static_cast<std::ptrdiff_t>(first); i < static_cast<std::ptrdiff_t>(last); ++i) {
-                to_tensor(examples[static_cast<std::size_t>(i)].blurry, blurry);
-                replica.forward(blurry, options_.scale);
-                losses[static_cast<std::size_t>(i)] =
-                    kernel_loss(replica.kernel(), examples[static_cast<std::size_t>(i)].kernel, nullptr);
-            }
-        }
+        device_.validation_losses(examples, first, last, active, losses);
         group_->all_gather_shares(std::span<double>(losses), losses.size(), 1);
         double sum = 0;
         for (double l : losses) sum += l;  // in example order: the same sum for any thread or process count
@@ -199,69 +152,43 @@ DEBLUR_OMP(omp for schedule(dynamic, 1))
     // others in train_step (zero work, a copy at most, in a group of one).
     double exchange_seconds() const { return exchange_seconds_; }
 
-    // Checkpoint = model file (parameters, step, running mean) + optimiser state, both atomic.
+    // Checkpoint = model file (parameters, step, running mean) + optimiser
+    // state, both atomic; the same files from every device.
     void save_checkpoint(const std::filesystem::path& model_path, ModelMetadata metadata) {
-        save_checkpoint_files(net_, model_path, std::move(metadata), options_.scale, step_, running_mean_,
-                              optimiser_.state());
+        save_checkpoint_files(device_.net(), model_path, std::move(metadata), options_.scale, step_, running_mean_,
+                              device_.optimiser_state());
     }
 
     // Restores a checkpoint written by save_checkpoint; returns its metadata.
     ModelMetadata load_checkpoint(const std::filesystem::path& model_path) {
-        auto c = load_checkpoint_files(net_, model_path, options_.scale, optimiser_.state().size());
+        auto c = load_checkpoint_files(device_.net(), model_path, options_.scale, device_.optimiser_state_size());
         const std::vector<scalar> state(c.optimiser_state.begin(), c.optimiser_state.end());
-        optimiser_.set_state(state, static_cast<std::size_t>(c.step));
+        device_.set_optimiser_state(state, static_cast<std::size_t>(c.step));
         step_ = c.step;
         running_mean_ = c.running_mean;
-        net_.set_active_stages(options_.scale, active_stages(std::max<std::int64_t>(step_ - 1, 0)));
+        device_.set_active_stages(active_stages(std::max<std::int64_t>(step_ - 1, 0)));
         return c.metadata;
     }
 
-    // Sum of squared differences between the estimated kernels (P x K x K; P = 1
-    // for a uniform network, one per patch for a field) and the true ones (any
-    // shape of the same size, same order), divided by P: the mean over the
-    // local kernels, so that the loss, the outlier threshold and validation
-    // figures read as one kernel's error whatever the grid (and ADADELTA does
-    // not care for a constant factor). Writes its gradient.
+    // The loss (kernel_loss.hpp).
     template <class Truth>
     static double kernel_loss(const Tensor<scalar>& estimate, const Truth& truth, Tensor<scalar>* grad) {
-        if (estimate.size() != truth.size()) throw std::invalid_argument("deblur::train: kernel sizes differ");
-        if (grad) resize(*grad, estimate.shape(0), estimate.shape(1), estimate.shape(2));
-        const double patches = static_cast<double>(estimate.shape(0));  // exact division by 1 when uniform
-        double loss = 0;
-        for (std::size_t i = 0; i < truth.size(); ++i) {
-            const double d = double(estimate.data()[i]) - double(truth.data()[i]);
-            loss += d * d;
-            if (grad) grad->data()[i] = static_cast<scalar>(2 * d / patches);
-        }
-        return loss / patches;
+        return train::kernel_loss(estimate, truth, grad);
     }
 
 private:
-    BlockFilter scale_filter() const {
-        const std::size_t scale = options_.scale;
-        return [scale](std::size_t j, std::size_t) { return j == scale; };
+    static TrainerOptions checked(const TrainerOptions& options) {
+        if (options.scale >= Net::scale_count) throw std::invalid_argument("deblur::train::Trainer: no such scale");
+        if (options.batch < 1) throw std::invalid_argument("deblur::train::Trainer: batch must be at least 1");
+        if (options.stage_steps < 1 || options.freeze_steps < 0)
+            throw std::invalid_argument("deblur::train::Trainer: stage_steps must be >= 1 and freeze_steps >= 0");
+        return options;
     }
 
-    // Gradients of the learning blocks, placed in a vector over the whole scale (zeros elsewhere).
-    void expand_to_scale(const std::vector<scalar>& learning, const BlockFilter& learns, std::vector<scalar>& out) {
-        out.clear();
-        std::size_t at = 0;
-        net_.for_each_param_block([&](std::size_t j, std::size_t s, auto p, auto) {
-            if (j != options_.scale) return;
-            for (std::size_t i = 0; i < p.size(); ++i) out.push_back(learns(j, s) ? learning[at++] : scalar(0));
-        });
-    }
-    static void to_tensor(const Tensor2& image, Tensor<scalar>& out) {
-        resize(out, 1, image.shape(0), image.shape(1));
-        std::copy(image.begin(), image.end(), out.begin());
-    }
-
-    Net& net_;
     TrainerOptions options_;
-    std::size_t stage_count_ = 0;
-    std::vector<Net> replicas_;
-    Adadelta<scalar> optimiser_{0};
     const ProcessGroup* group_;
+    Device device_;
+    std::size_t stage_count_ = 0;
     std::vector<Example> batch_;  // this process's share of the step's examples
     BatchGradients<scalar> gradients_;
     double exchange_seconds_ = 0;
