@@ -4,7 +4,8 @@
 // CPU layer (deblur/layers/quotient.hpp, Eq. 3-4 and Appendix A): Barthann
 // window, zero padding to fft::fast_size, the spectral quotient with
 // beta_k = 1e-4, crop around the origin, clip, normalise, a delta kernel
-// (and zero gradient) when nothing is positive.
+// (and zero gradient) when nothing is positive; the per-element formulas are
+// the CPU core's (layers/quotient_terms.hpp), called from the kernels below.
 //
 // Device work: one batched cuFFT over the 2P windowed maps (forward), one
 // batched inverse over the 2P gradient spectra (backward), element-wise
@@ -25,6 +26,7 @@
 
 #include "../fft/fast_size.hpp"
 #include "../layers/barthann.hpp"
+#include "../layers/quotient_terms.hpp"
 #include "../layers/shape_checks.hpp"
 #include "cuda_exec.cuh"
 #include "device_buffer.cuh"
@@ -65,14 +67,11 @@ struct QuotientSpectrum {
     __device__ void operator()(std::size_t u) const {
         Complex<T> n{T(0), T(0)};
         T d = beta;
-        for (std::size_t i = 0; i < pairs; ++i) {
-            const Complex<T> x = load(spectra, i * nc + u), y = load(spectra, (i + pairs) * nc + u);
-            n = n + conj(x) * y;
-            d += norm(x);
-        }
+        for (std::size_t i = 0; i < pairs; ++i)
+            deblur::detail::quotient_accumulate(n, d, load(spectra, i * nc + u), load(spectra, (i + pairs) * nc + u));
         store(num, u, n);
         den[u] = d;
-        store(quotient, u, Complex<T>{n.re / d, n.im / d});
+        store(quotient, u, deblur::detail::quotient_value(n, d));
     }
 };
 
@@ -105,12 +104,7 @@ struct QuotientNormalise {
     T* out;
     std::size_t centre;
     __device__ void operator()(std::size_t i) const {
-        const T s = *sum;
-        T v;
-        if (!(s > T(0)))
-            v = i == centre ? T(1) : T(0);
-        else
-            v = cropped[i] > T(0) ? cropped[i] / s : T(0);
+        const T v = deblur::detail::normalised_tap(cropped[i], *sum, i == centre);
         kernel[i] = v;
         out[i] = v;
     }
@@ -136,7 +130,7 @@ struct QuotientGridGradient {
     __device__ void operator()(std::size_t i) const {
         const T s = *sum;
         if (!(s > T(0)) || !(cropped[i] > T(0))) return;
-        grid[wrap_index(i / k, i % k, k, hp, wp)] = (g[i] - *dot) / s;
+        grid[wrap_index(i / k, i % k, k, hp, wp)] = deblur::detail::normalisation_gradient(g[i], *dot, s);
     }
 };
 
@@ -149,10 +143,9 @@ struct QuotientBackwardTerms {
     std::complex<T>* a;
     T* b;
     __device__ void operator()(std::size_t u) const {
-        const Complex<T> cg = conj(load(gspec, u));
-        const T inv_d = T(1) / den[u];
-        store(a, u, cg * inv_d);
-        b[u] = T(2) * (cg * load(num, u)).re * inv_d * inv_d;
+        Complex<T> au;
+        deblur::detail::quotient_backward_terms(load(gspec, u), load(num, u), den[u], au, b[u]);
+        store(a, u, au);
     }
 };
 
@@ -168,9 +161,10 @@ struct QuotientChannelGradient {
         const std::size_t ch = idx / nc, u = idx % nc;
         const Complex<T> au = load(a, u);
         if (ch < pairs)
-            store(out, idx, au * load(spectra, (ch + pairs) * nc + u) - load(spectra, ch * nc + u) * b[u]);
+            store(out, idx, deblur::detail::sharp_map_gradient(au, b[u], load(spectra, ch * nc + u),
+                                                               load(spectra, (ch + pairs) * nc + u)));
         else
-            store(out, idx, conj(au) * load(spectra, (ch - pairs) * nc + u));
+            store(out, idx, deblur::detail::blurry_map_gradient(au, load(spectra, (ch - pairs) * nc + u)));
     }
 };
 

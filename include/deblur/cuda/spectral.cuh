@@ -1,56 +1,21 @@
 #pragma once
 // Device helpers of the CUDA quotient layers: complex arithmetic on
-// std::complex<T> storage (same layout as cufftComplex, written out so that
-// device code never calls std::complex), a one-block sum that ends on the
-// device (no host round trip), and the grid position of a kernel tap.
+// std::complex<T> storage (core/complex_parts.hpp, shared with the CPU code),
+// a one-block sum that ends on the device (no host round trip), and the grid
+// position of a kernel tap.
 #include <complex>
 #include <cstddef>
 
+#include "../core/complex_parts.hpp"
 #include "error.cuh"
 #include "stream_scope.cuh"
 
 namespace deblur::cuda::detail {
 
-template <class T>
-struct Complex {
-    T re, im;
-};
-
-template <class T>
-__device__ inline Complex<T> load(const std::complex<T>* p, std::size_t i) {
-    const T* v = reinterpret_cast<const T*>(p) + 2 * i;
-    return {v[0], v[1]};
-}
-template <class T>
-__device__ inline void store(std::complex<T>* p, std::size_t i, Complex<T> z) {
-    T* v = reinterpret_cast<T*>(p) + 2 * i;
-    v[0] = z.re;
-    v[1] = z.im;
-}
-template <class T>
-__device__ inline Complex<T> operator*(Complex<T> a, Complex<T> b) {
-    return {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
-}
-template <class T>
-__device__ inline Complex<T> operator*(Complex<T> a, T s) {
-    return {a.re * s, a.im * s};
-}
-template <class T>
-__device__ inline Complex<T> operator+(Complex<T> a, Complex<T> b) {
-    return {a.re + b.re, a.im + b.im};
-}
-template <class T>
-__device__ inline Complex<T> operator-(Complex<T> a, Complex<T> b) {
-    return {a.re - b.re, a.im - b.im};
-}
-template <class T>
-__device__ inline Complex<T> conj(Complex<T> a) {
-    return {a.re, -a.im};
-}
-template <class T>
-__device__ inline T norm(Complex<T> a) {
-    return a.re * a.re + a.im * a.im;
-}
+// Complex arithmetic on std::complex<T> storage: shared with the CPU code.
+using deblur::detail::Complex;
+using deblur::detail::load;
+using deblur::detail::store;
 
 // Grid position of kernel tap (a, b) of a k x k kernel on an hp x wp grid: the
 // origin (centre) goes to (0, 0).

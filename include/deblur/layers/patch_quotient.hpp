@@ -14,7 +14,8 @@
 // Every patch is zero-padded to one FFT size (fast_size of the largest
 // patch), so all transforms use one cached plan pair. Forward keeps the
 // weighted maps' spectra and each patch's N and D for backward: patches x 2P
-// spectra of one patch each.
+// spectra of one patch each. The per-element formulas are quotient_terms.hpp's,
+// which the CUDA layer's kernels (cuda/quotient.cuh) call too.
 //
 // Input: 2P x H x W feature maps, channels [0, P) the sharp-like x~_i and
 // [P, 2P) the blurry-like y~_i (the order in which Recombine<2P> emits them).
@@ -27,6 +28,7 @@
 
 #include "../core/tensor.hpp"
 #include "../fft/fast_size.hpp"
+#include "quotient_terms.hpp"
 
 namespace deblur::detail {
 
@@ -102,11 +104,12 @@ public:
                 const complex* x = spectrum(q, i);
                 const complex* y = spectrum(q, i + pairs_);
                 for (std::size_t u = 0; u < nc; ++u) {
-                    num[u] += std::conj(x[u]) * y[u];
-                    den[u] += std::norm(x[u]);
+                    Complex<scalar> n = load(num, u);
+                    quotient_accumulate(n, den[u], load(x, u), load(y, u));
+                    store(num, u, n);
                 }
             }
-            for (std::size_t u = 0; u < nc; ++u) cscratch_[u] = num[u] / den[u];
+            for (std::size_t u = 0; u < nc; ++u) store(cscratch_.data(), u, quotient_value(load(num, u), den[u]));
             E::fft::template inverse<scalar>(hp_, wp_, cscratch_.data(), rscratch_.data());
 
             // Crop around the origin (normalising the inverse), clip, normalise.
@@ -121,9 +124,7 @@ public:
                     if (v > 0) sum += v;
                 }
             const bool degenerate = !(sum > 0);
-            for (std::size_t i = 0; i < kk; ++i)
-                kernel[i] = degenerate ? scalar(0) : (cropped[i] > 0 ? cropped[i] / sum : scalar(0));
-            if (degenerate) kernel[std::size_t(K / 2) * K + K / 2] = 1;
+            for (std::size_t i = 0; i < kk; ++i) kernel[i] = normalised_tap(cropped[i], sum, i == kk / 2);
             sums_[q] = sum;
             degenerate_[q] = degenerate ? 1 : 0;
         }
@@ -147,7 +148,7 @@ public:
             for (int a = 0; a < K; ++a)
                 for (int b = 0; b < K; ++b) {
                     const std::size_t i = std::size_t(a) * K + b;
-                    if (cropped[i] > 0) grid_[wrap_index(a, b)] = (g[i] - dot) / sum;
+                    if (cropped[i] > 0) grid_[wrap_index(a, b)] = normalisation_gradient(g[i], dot, sum);
                 }
 
             // Through the quotient (Appendix A), with G = F g, N, D as in
@@ -158,20 +159,21 @@ public:
             const complex* num = num_.data() + q * spec_stride();
             const scalar* den = den_.data() + q * spec_stride();
             for (std::size_t u = 0; u < nc; ++u) {
-                const complex cg = std::conj(gspec_[u]);
-                const scalar inv_d = scalar(1) / den[u];
-                a_[u] = cg * inv_d;
-                b_[u] = scalar(2) * std::real(cg * num[u]) * inv_d * inv_d;
+                Complex<scalar> a;
+                quotient_backward_terms(load(gspec_.data(), u), load(num, u), den[u], a, b_[u]);
+                store(a_.data(), u, a);
             }
             const Patch& patch = patches_[q];
             for (std::size_t ch = 0; ch < 2 * pairs_; ++ch) {
                 const bool sharp = ch < pairs_;
                 const complex* x = spectrum(q, sharp ? ch : ch - pairs_);
                 const complex* y = spectrum(q, sharp ? ch + pairs_ : ch);
+                complex* out = cscratch_.data();
                 if (sharp)
-                    for (std::size_t u = 0; u < nc; ++u) cscratch_[u] = a_[u] * y[u] - b_[u] * x[u];
+                    for (std::size_t u = 0; u < nc; ++u)
+                        store(out, u, sharp_map_gradient(load(a_.data(), u), b_[u], load(x, u), load(y, u)));
                 else
-                    for (std::size_t u = 0; u < nc; ++u) cscratch_[u] = std::conj(a_[u]) * x[u];
+                    for (std::size_t u = 0; u < nc; ++u) store(out, u, blurry_map_gradient(load(a_.data(), u), load(x, u)));
                 E::fft::template inverse<scalar>(hp_, wp_, cscratch_.data(), rscratch_.data());
                 // Adjoint of weight, crop and zero padding: the patch part, weighted, back in place.
                 const scalar inv_m = scalar(1) / scalar(hp_ * wp_);
