@@ -184,10 +184,13 @@ TEST_CASE("Barthann window: zero at the ends, one in the middle, symmetric") {
     }
     CHECK(deblur::barthann(9, 4) == doctest::Approx(1.0));
     CHECK(deblur::barthann(1, 0) == 1.0);
-    deblur::BarthannWindow2D<float> window;
-    window.resize(5, 7);
-    CHECK(window(2, 3) == doctest::Approx(1.0));
-    CHECK(window(1, 2) == doctest::Approx(naive_barthann(5, 1) * naive_barthann(7, 2)));
+    const auto rows = deblur::barthann_weights<float>(5);
+    CHECK(rows.size() == 5);
+    CHECK(rows[2] == 1.0f);
+    CHECK(rows[1] == doctest::Approx(naive_barthann(5, 1)));
+    const std::vector<double> eff{0.5, 1.0, 1.0, 0.25};  // times a window
+    const auto tapered = deblur::barthann_weights<double>(eff);
+    for (std::size_t i = 0; i < 4; ++i) CHECK(tapered[i] == eff[i] * deblur::barthann(4, i));
 }
 
 TEST_CASE_TEMPLATE("Quotient forward matches a naive implementation", T, float, double) {

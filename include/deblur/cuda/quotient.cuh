@@ -203,11 +203,7 @@ public:
     static constexpr bool accepts_channels(int c) { return c >= 2 && c % 2 == 0; }
     std::size_t kernel_count() const { return 1; }
 
-    void setup(std::size_t in_channels, std::mt19937_64&) {
-        if (!accepts_channels(static_cast<int>(in_channels)))
-            throw std::invalid_argument("deblur::Quotient: needs an even number (>= 2) of input channels, got " +
-                                        std::to_string(in_channels));
-    }
+    void setup(std::size_t in_channels, std::mt19937_64&) { detail::check_quotient_channels(in_channels, "Quotient"); }
 
     void forward(const tensor& in, tensor& out) {
         resize(out, 1, K, K);
@@ -272,11 +268,7 @@ private:
             w_ = in.shape(2);
             hp_ = fft::fast_size(h_);
             wp_ = fft::fast_size(w_);
-            BarthannWindow2D<T> window;
-            window.resize(h_, w_);
-            std::vector<T> rows(h_), cols(w_);
-            for (std::size_t r = 0; r < h_; ++r) rows[r] = window.row(r);
-            for (std::size_t c = 0; c < w_; ++c) cols[c] = window.col(c);
+            const std::vector<T> rows = barthann_weights<T>(h_), cols = barthann_weights<T>(w_);
             wrow_.upload(rows.data(), h_);
             wcol_.upload(cols.data(), w_);
         }

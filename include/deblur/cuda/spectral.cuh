@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "../core/complex_parts.hpp"
+#include "../layers/quotient_terms.hpp"
 #include "error.cuh"
 #include "stream_scope.cuh"
 
@@ -17,12 +18,8 @@ using deblur::detail::Complex;
 using deblur::detail::load;
 using deblur::detail::store;
 
-// Grid position of kernel tap (a, b) of a k x k kernel on an hp x wp grid: the
-// origin (centre) goes to (0, 0).
-__host__ __device__ inline std::size_t wrap_index(std::size_t a, std::size_t b, std::size_t k, std::size_t hp,
-                                                  std::size_t wp) {
-    return ((a + hp - k / 2) % hp) * wp + (b + wp - k / 2) % wp;
-}
+// The grid position of a kernel tap, shared with the CPU layers.
+using deblur::detail::wrap_index;
 
 inline constexpr int sum_threads = 256;
 

@@ -15,22 +15,14 @@
 // process of a ProcessGroup through host memory, and uploads the sum for
 // ADADELTA. So N processes give the parameters of one, bit for bit.
 #include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <filesystem>
-#include <limits>
+#include <cstddef>
 #include <span>
 #include <stdexcept>
-#include <string>
 #include <vector>
 
-#include "../net/model_file.hpp"
 #include "../net/parameters.hpp"
 #include "../train/batch_gradients.hpp"
-#include "../train/checkpoint_file.hpp"
-#include "../train/example_generator.hpp"
-#include "../train/process_group.hpp"
+#include "../train/kernel_loss.hpp"
 #include "../train/trainer.hpp"
 #include "../train/training_example.hpp"
 #include "adadelta.cuh"

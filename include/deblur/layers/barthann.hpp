@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstddef>
 #include <numbers>
+#include <span>
 #include <vector>
 
 namespace deblur {
@@ -23,27 +24,19 @@ inline double barthann(std::size_t length, std::size_t n) {
     return w > 0.0 ? w : 0.0;  // the end points evaluate to -1e-17, not 0
 }
 
-// The separable 2-D window of one map size. It is recomputed only when the size
-// changes, so a layer that keeps one as a member does no work on repeated calls.
+// One axis of a quotient layer's separable patch weight, in T: the window of
+// length n (Quotient: the whole map), or `window` times the window of its
+// length (EFFQuotient: an EFF window tapered over the patch's extent).
 template <class T>
-class BarthannWindow2D {
-public:
-    void resize(std::size_t rows, std::size_t cols) {
-        if (rows == row_.size() && cols == col_.size()) return;
-        row_.resize(rows);
-        col_.resize(cols);
-        for (std::size_t r = 0; r < rows; ++r) row_[r] = static_cast<T>(barthann(rows, r));
-        for (std::size_t c = 0; c < cols; ++c) col_[c] = static_cast<T>(barthann(cols, c));
-    }
-
-    std::size_t rows() const { return row_.size(); }
-    std::size_t cols() const { return col_.size(); }
-    T row(std::size_t r) const { return row_[r]; }
-    T col(std::size_t c) const { return col_[c]; }
-    T operator()(std::size_t r, std::size_t c) const { return row_[r] * col_[c]; }
-
-private:
-    std::vector<T> row_, col_;
-};
+std::vector<T> barthann_weights(std::span<const double> window) {
+    const std::size_t n = window.size();
+    std::vector<T> w(n);
+    for (std::size_t i = 0; i < n; ++i) w[i] = static_cast<T>(window[i] * barthann(n, i));
+    return w;
+}
+template <class T>
+std::vector<T> barthann_weights(std::size_t n) {
+    return barthann_weights<T>(std::vector<double>(n, 1.0));  // 1 x w is w, exactly
+}
 
 }  // namespace deblur

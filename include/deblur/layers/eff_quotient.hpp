@@ -54,6 +54,7 @@
 #include "../fft/fftw.hpp"  // the default policy's FFT backend
 #include "barthann.hpp"
 #include "patch_quotient.hpp"
+#include "shape_checks.hpp"
 
 namespace deblur {
 
@@ -97,11 +98,7 @@ public:
     // The grid of the last input (empty before the first forward).
     const std::optional<EFFGrid>& grid() const { return grid_; }
 
-    void setup(std::size_t in_channels, std::mt19937_64&) {
-        if (!accepts_channels(static_cast<int>(in_channels)))
-            throw std::invalid_argument("deblur::EFFQuotient: needs an even number (>= 2) of input channels, got " +
-                                        std::to_string(in_channels));
-    }
+    void setup(std::size_t in_channels, std::mt19937_64&) { detail::check_quotient_channels(in_channels, "EFFQuotient"); }
 
     void forward(const Tensor<scalar>& in, Tensor<scalar>& out) {
         compute(in);
@@ -135,10 +132,8 @@ public:
 
 private:
     void check_input(const Tensor<scalar>& in) const {
-        const std::size_t c = in.shape(0), h = in.shape(1), w = in.shape(2);
-        if (!accepts_channels(static_cast<int>(c)))
-            throw std::invalid_argument("deblur::EFFQuotient: needs an even number (>= 2) of input channels, got " +
-                                        std::to_string(c));
+        const std::size_t h = in.shape(1), w = in.shape(2);
+        detail::check_quotient_channels(in.shape(0), "EFFQuotient");
         if (grid_rows_ > h || grid_cols_ > w)
             throw std::invalid_argument("deblur::EFFQuotient: a " + std::to_string(grid_rows_) + " x " +
                                         std::to_string(grid_cols_) + " grid does not fit " + std::to_string(h) +
@@ -166,18 +161,11 @@ private:
             const std::size_t i = grid_->grid_row(q), j = grid_->grid_col(q);
             patches[q].r0 = grid_->row_begin(i);
             patches[q].c0 = grid_->col_begin(j);
-            patches[q].row_weight = taper(grid_->row_window(i));
-            patches[q].col_weight = taper(grid_->col_window(j));
+            // The EFF window times the Barthann taper over the patch's extent.
+            patches[q].row_weight = barthann_weights<scalar>(grid_->row_window(i));
+            patches[q].col_weight = barthann_weights<scalar>(grid_->col_window(j));
         }
         core_.set_patches(h, w, std::move(patches));
-    }
-
-    // EFF window times the Barthann taper over the patch's extent (one axis).
-    static std::vector<scalar> taper(const std::vector<double>& window) {
-        std::vector<scalar> t(window.size());
-        for (std::size_t r = 0; r < window.size(); ++r)
-            t[r] = static_cast<scalar>(window[r] * barthann(window.size(), r));
-        return t;
     }
 
     void compute(const Tensor<scalar>& in) {

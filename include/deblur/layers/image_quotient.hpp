@@ -35,6 +35,7 @@
 #include "../core/tensor.hpp"
 #include "../fft/fftw.hpp"  // the default policy's FFT backend
 #include "../fft/fast_size.hpp"
+#include "quotient_terms.hpp"
 #include "shape_checks.hpp"
 
 namespace deblur {
@@ -111,7 +112,7 @@ public:
         E::fft::template inverse<scalar>(hp_, wp_, kgrad_spec_.data(), rscratch_.data());
         scalar* gk = grad_kernel.data();
         for (std::size_t a = 0; a < k_; ++a)
-            for (std::size_t b = 0; b < k_; ++b) gk[a * k_ + b] += rscratch_[wrap_index(a, b)] * inv_m;
+            for (std::size_t b = 0; b < k_; ++b) gk[a * k_ + b] += rscratch_[tap_index(a, b)] * inv_m;
 
         // Blurry image: adjoint of the periodic extension.
         E::fft::template inverse<scalar>(hp_, wp_, cscratch_.data(), rscratch_.data());
@@ -132,12 +133,7 @@ private:
 
     std::size_t spec_size() const { return hp_ * (wp_ / 2 + 1); }
 
-    // Grid position of kernel entry (a, b): the origin (centre) goes to (0, 0).
-    std::size_t wrap_index(std::size_t a, std::size_t b) const {
-        const std::size_t r = (a + hp_ - k_ / 2) % hp_;
-        const std::size_t c = (b + wp_ - k_ / 2) % wp_;
-        return r * wp_ + c;
-    }
+    std::size_t tap_index(std::size_t a, std::size_t b) const { return detail::wrap_index(a, b, k_, hp_, wp_); }
 
     static void check_inputs(const Tensor<scalar>& kernel, const Tensor<scalar>& blurry) {
         detail::check_image_quotient_shapes(kernel.shape(0), kernel.shape(1), kernel.shape(2), blurry.shape(0),
@@ -234,7 +230,7 @@ private:
         std::fill(grid_.begin(), grid_.end(), scalar(0));
         const scalar* k = kernel.data();
         for (std::size_t a = 0; a < k_; ++a)
-            for (std::size_t b = 0; b < k_; ++b) grid_[wrap_index(a, b)] = k[a * k_ + b];
+            for (std::size_t b = 0; b < k_; ++b) grid_[tap_index(a, b)] = k[a * k_ + b];
         E::fft::template forward<scalar>(hp_, wp_, grid_.data(), kspec_.data());
 
         const scalar beta = std::exp(log_beta_[0]);

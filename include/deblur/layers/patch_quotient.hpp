@@ -66,8 +66,11 @@ public:
     std::size_t cols() const { return w_; }
 
     const scalar* kernel(std::size_t q) const { return kernels_.data() + q * kk; }
-    bool degenerate(std::size_t q) const { return degenerate_[q] != 0; }
-    std::size_t degenerate_count() const { return std::size_t(std::count(degenerate_.begin(), degenerate_.end(), 1)); }
+    // Whether patch q's crop had no positive value (its kernel is the delta).
+    bool degenerate(std::size_t q) const { return !(sums_[q] > 0); }
+    std::size_t degenerate_count() const {
+        return std::size_t(std::count_if(sums_.begin(), sums_.end(), [](scalar s) { return !(s > 0); }));
+    }
 
     // Whether `in` is the input of the last compute (its spectra are kept).
     bool holds(const Tensor<scalar>& in) const {
@@ -117,16 +120,14 @@ public:
             scalar* cropped = cropped_.data() + q * kk;
             scalar* kernel = kernels_.data() + q * kk;
             scalar sum = 0;
-            for (int a = 0; a < K; ++a)
-                for (int b = 0; b < K; ++b) {
-                    const scalar v = rscratch_[wrap_index(a, b)] * inv_m;
-                    cropped[std::size_t(a) * K + b] = v;
+            for (std::size_t a = 0; a < std::size_t(K); ++a)
+                for (std::size_t b = 0; b < std::size_t(K); ++b) {
+                    const scalar v = rscratch_[tap_index(a, b)] * inv_m;
+                    cropped[a * K + b] = v;
                     if (v > 0) sum += v;
                 }
-            const bool degenerate = !(sum > 0);
             for (std::size_t i = 0; i < kk; ++i) kernel[i] = normalised_tap(cropped[i], sum, i == kk / 2);
             sums_[q] = sum;
-            degenerate_[q] = degenerate ? 1 : 0;
         }
     }
 
@@ -135,7 +136,7 @@ public:
     [[gnu::noinline]] void backward(const Tensor<scalar>& grad_out, Tensor<scalar>& grad_in) {
         const std::size_t nc = spec_size();
         for (std::size_t q = 0; q < patches_.size(); ++q) {
-            if (degenerate_[q]) continue;
+            if (degenerate(q)) continue;
             const scalar* g = grad_out.data() + q * kk;
             const scalar* kernel = kernels_.data() + q * kk;
             const scalar* cropped = cropped_.data() + q * kk;
@@ -145,10 +146,10 @@ public:
             scalar dot = 0;
             for (std::size_t i = 0; i < kk; ++i) dot += g[i] * kernel[i];
             std::fill(grid_.begin(), grid_.end(), scalar(0));
-            for (int a = 0; a < K; ++a)
-                for (int b = 0; b < K; ++b) {
-                    const std::size_t i = std::size_t(a) * K + b;
-                    if (cropped[i] > 0) grid_[wrap_index(a, b)] = normalisation_gradient(g[i], dot, sum);
+            for (std::size_t a = 0; a < std::size_t(K); ++a)
+                for (std::size_t b = 0; b < std::size_t(K); ++b) {
+                    const std::size_t i = a * K + b;
+                    if (cropped[i] > 0) grid_[tap_index(a, b)] = normalisation_gradient(g[i], dot, sum);
                 }
 
             // Through the quotient (Appendix A), with G = F g, N, D as in
@@ -197,12 +198,7 @@ private:
     std::size_t spec_stride() const { return aligned(spec_size()); }
     complex* spectrum(std::size_t q, std::size_t ch) { return spectra_.data() + (q * 2 * pairs_ + ch) * spec_stride(); }
 
-    // Grid position of kernel entry (a, b): the origin (centre) goes to (0, 0).
-    std::size_t wrap_index(int a, int b) const {
-        const std::size_t r = (std::size_t(a) + hp_ - K / 2) % hp_;
-        const std::size_t c = (std::size_t(b) + wp_ - K / 2) % wp_;
-        return r * wp_ + c;
-    }
+    std::size_t tap_index(std::size_t a, std::size_t b) const { return wrap_index(a, b, K, hp_, wp_); }
 
     // Sizes every buffer; allocates only when the shapes grow.
     void prepare(std::size_t pairs, std::size_t input_size) {
@@ -220,7 +216,6 @@ private:
         cropped_.resize(n * kk);
         kernels_.resize(n * kk);
         sums_.resize(n);
-        degenerate_.resize(n);
         last_input_.resize(input_size);
     }
 
@@ -228,8 +223,7 @@ private:
     std::size_t pairs_ = 0, h_ = 0, w_ = 0, hp_ = 0, wp_ = 0;
     buffer<scalar> rscratch_, grid_, den_, b_;
     buffer<complex> spectra_, num_, a_, gspec_, cscratch_;
-    std::vector<scalar> last_input_, cropped_, kernels_, sums_;
-    std::vector<unsigned char> degenerate_;
+    std::vector<scalar> last_input_, cropped_, kernels_, sums_;  // sums_: each patch's positive crop
 };
 
 }  // namespace deblur::detail

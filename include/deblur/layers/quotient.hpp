@@ -57,11 +57,7 @@ public:
     static constexpr bool accepts_channels(int c) { return c >= 2 && c % 2 == 0; }
     std::size_t kernel_count() const { return 1; }  // one kernel for the whole image
 
-    void setup(std::size_t in_channels, std::mt19937_64&) {
-        if (!accepts_channels(static_cast<int>(in_channels)))
-            throw std::invalid_argument("deblur::Quotient: needs an even number (>= 2) of input channels, got " +
-                                        std::to_string(in_channels));
-    }
+    void setup(std::size_t in_channels, std::mt19937_64&) { detail::check_quotient_channels(in_channels, "Quotient"); }
 
     void forward(const Tensor<scalar>& in, Tensor<scalar>& out) {
         compute(in);
@@ -99,10 +95,8 @@ private:
         const std::size_t h = in.shape(1), w = in.shape(2);
         if (core_.patch_count() == 0 || core_.rows() != h || core_.cols() != w) {
             typename detail::PatchQuotient<K, E>::Patch whole;  // the whole map, Barthann-weighted
-            whole.row_weight.resize(h);
-            whole.col_weight.resize(w);
-            for (std::size_t r = 0; r < h; ++r) whole.row_weight[r] = static_cast<scalar>(barthann(h, r));
-            for (std::size_t c = 0; c < w; ++c) whole.col_weight[c] = static_cast<scalar>(barthann(w, c));
+            whole.row_weight = barthann_weights<scalar>(h);
+            whole.col_weight = barthann_weights<scalar>(w);
             core_.set_patches(h, w, {std::move(whole)});
         }
         core_.compute(in);

@@ -4,9 +4,18 @@
 // (cuda/quotient.cuh). Spectra: X_i, Y_i of the weighted sharp-like and
 // blurry-like maps, N = sum_i conj(X_i) Y_i, D = sum_i |X_i|^2 + beta_k,
 // G = F of the kernel's gradient on the grid.
+#include <cstddef>
+
 #include "../core/complex_parts.hpp"
 
 namespace deblur::detail {
+
+// Grid position of tap (a, b) of a k x k kernel on an hp x wp grid: the
+// origin (centre) goes to (0, 0). (ImageQuotient places its kernel so too.)
+DEBLUR_HOST_DEVICE inline std::size_t wrap_index(std::size_t a, std::size_t b, std::size_t k, std::size_t hp,
+                                                 std::size_t wp) {
+    return ((a + hp - k / 2) % hp) * wp + (b + wp - k / 2) % wp;
+}
 
 // One pair's share of N and D at a frequency.
 template <class T>

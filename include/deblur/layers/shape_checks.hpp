@@ -42,11 +42,16 @@ void check_backward_shapes(const Shape& in, const Shape& grad_out, const Shape& 
         throw std::invalid_argument(std::string("deblur::") + layer + "::backward: grad_in must have the shape of the input");
 }
 
+// The kernel quotients (Quotient, EFFQuotient; `layer` names it): 2P input channels, P >= 1.
+inline void check_quotient_channels(std::size_t channels, const char* layer) {
+    if (channels < 2 || channels % 2 != 0)
+        throw std::invalid_argument(std::string("deblur::") + layer + ": needs an even number (>= 2) of input channels, got " +
+                                    std::to_string(channels));
+}
+
 // Quotient<K>: 2P x H x W feature maps, P >= 1, H and W at least K.
 inline void check_quotient_maps(std::size_t channels, std::size_t h, std::size_t w, int k) {
-    if (channels < 2 || channels % 2 != 0)
-        throw std::invalid_argument("deblur::Quotient: needs an even number (>= 2) of input channels, got " +
-                                    std::to_string(channels));
+    check_quotient_channels(channels, "Quotient");
     if (h < std::size_t(k) || w < std::size_t(k))
         throw std::invalid_argument("deblur::Quotient: the feature maps (" + std::to_string(h) + " x " +
                                     std::to_string(w) + ") are smaller than the kernel (" + std::to_string(k) + ")");

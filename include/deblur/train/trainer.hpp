@@ -31,10 +31,8 @@
 #include <limits>
 #include <span>
 #include <stdexcept>
-#include <string>
 #include <vector>
 
-#include "../core/openmp.hpp"
 #include "../net/model_file.hpp"
 #include "../net/parameters.hpp"
 #include "adadelta.hpp"
