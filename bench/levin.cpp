@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
     app.add_option("--refine-kernel-weight", ropt.kernel_weight, "Refinement: kernel Tikhonov weight")->capture_default_str();
     app.add_option("--refine-beta-rate", ropt.beta_rate, "Refinement: half-quadratic penalty growth")->capture_default_str();
     app.add_option("--refine-beta-max", ropt.beta_max, "Refinement: the last latent step's half-quadratic penalty")->capture_default_str();
+    app.add_option("--refine-polish-passes", ropt.polish_passes, "Refinement: passes of the finest level on the chosen kernel")->capture_default_str();
+    app.add_option("--refine-polish-lambda", ropt.polish_lambda, "Refinement: the polish passes' L0 weight, times --refine-lambda")->capture_default_str();
     app.add_option("--refine-prune", ropt.prune, "Refinement: pruning fraction of the peak")->capture_default_str();
     app.add_option("--refine-tail-prune", ropt.tail_prune,
                    "Refinement: values down to this fraction of the peak kept where connected to one above the prune fraction (0: off)")

@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
     tools::add_support_solver_options(app, refinement);
     app.add_option("--refine-tail-noise", refinement.tail_noise,
                    "Refinement: the tail's cut in RMS of the update's negative values")->capture_default_str();
+    app.add_option("--refine-polish-passes", refinement.polish_passes,
+                   "Refinement: passes of the finest level on the chosen kernel")->capture_default_str();
     if (const auto status = tools::parse_command_line(app, argc, argv, "deblur-validate")) return *status;
     try {
         // Every option value, before any work: one line naming the option.
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
         tools::require_in_range("--noise", noise, 0, 1);
         tools::require_positive("--refine-edge-pixels", refinement.edge_pixels, 1e6);
         tools::require_in_range("--refine-tail-noise", refinement.tail_noise, 0, 1e6);
+        tools::require_count("--refine-polish-passes", refinement.polish_passes, 0, 100);
         tools::check_support_solver_options(refinement);
         if (!std::filesystem::is_regular_file(model))
             throw tools::UsageError("--model " + model.string() + ": no such file");

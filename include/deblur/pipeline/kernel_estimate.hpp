@@ -120,7 +120,9 @@ inline int odd_between(int smaller, int larger) {
 // flipping to "unreliable" under perturbations of 1e-4). Each refinement starts from
 // the network's kernel, so an error on one support does not carry over to
 // the next, and with two refiners (two threads) the supports are refined two
-// at a time: the result is that of one refiner, in less time.
+// at a time: the result is that of one refiner, in less time. The accepted
+// kernel is then polished on its support (KernelRefiner::polish); the
+// comparisons use the unpolished kernels.
 inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>& refiners, const xt::xtensor<float, 2>& crop,
                                        const xt::xtensor<float, 2>& network_kernel, double noise,
                                        const BlindDeblurOptions& options) {
@@ -130,6 +132,9 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
     while (ladder.back() < largest && int(ladder.size()) < options.refine_ladder_steps)
         ladder.push_back(std::min(largest, KernelRefiner<float>::support_for(std::size_t(ladder.back()), options.refine_ladder_growth)));
     const auto trimmed = [](const xt::xtensor<float, 2>& k) { return crop_kernel_to_support(k, 0.0, 1); };
+    const auto accepted = [&](const xt::xtensor<float, 2>& k) {
+        return KernelEstimate{trimmed(refiners[0]->polish(crop, k, noise, options.progress)), true, {}};
+    };
     const auto comparison = [](int smaller, int larger, double similarity) {
         return "kernels on " + std::to_string(smaller) + " and " + std::to_string(larger) + " px supports: similarity " +
                std::to_string(similarity);
@@ -147,7 +152,7 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
     };
     if (ladder.size() == 1) {
         const auto& only = kernel_on(0);
-        if (kernel_fits_support(only)) return {trimmed(only), true, {}};
+        if (kernel_fits_support(only)) return accepted(only);
         return {trimmed(only), false,
                 "the kernel fills its " + std::to_string(ladder[0]) + " px support, the largest this image allows"};
     }
@@ -159,7 +164,7 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
         const double agreement = kernel_similarity(trimmed(k), trimmed(previous));
         say(comparison(ladder[i - 1], ladder[i], agreement) + (fits ? "" : ", the larger fills its support"));
         if (fits && agreement >= options.refine_agreement)
-            return {trimmed(kernel_fits_support(previous) ? previous : k), true, {}};
+            return accepted(kernel_fits_support(previous) ? previous : k);
         // Both hold their kernels but disagree: the larger may have wandered
         // off on its own, and a support between the two decides. (When the
         // larger fills its support the blur may exceed the smaller one too.)
@@ -168,7 +173,7 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
             const auto middle = refine_supports(refiners, crop, network_kernel, std::span<const int>(&between, 1), noise, options)[0];
             const double middle_agreement = kernel_similarity(trimmed(middle), trimmed(previous));
             say(comparison(ladder[i - 1], between, middle_agreement));
-            if (kernel_fits_support(middle) && middle_agreement >= options.refine_agreement) return {trimmed(previous), true, {}};
+            if (kernel_fits_support(middle) && middle_agreement >= options.refine_agreement) return accepted(previous);
         }
         if (kernel_outer_mass(k) < kernel_outer_mass(least_filled)) least_filled = k;
     }
@@ -180,7 +185,8 @@ inline KernelEstimate refine_on_ladder(const std::vector<KernelRefiner<float>*>&
 // The kernel of a gray crop (intensities in [0, 1], linear) with noise level
 // `noise`: the model's network for that noise, then, unless options.refine is
 // off or the noise is above options.refine_max_noise, the classical
-// refinement (on the ladder of supports, or on options.kernel_size). Says
+// refinement (on the ladder of supports, or on options.kernel_size) and its
+// polish. Says
 // whether the estimate is reliable, and adds the network's and the
 // refinement's times to `timings` when given.
 template <class Net>
@@ -209,7 +215,8 @@ KernelEstimate estimate_kernel(const xt::xtensor<float, 2>& crop, double noise, 
         if (options.kernel_size > 0) {
             const int size = std::min(largest_support(crop), options.kernel_size | 1);
             KernelRefiner<float>& refiner = *workspace.refiners(options.refinement, 1)[0];
-            estimate.kernel = crop_kernel_to_support(refiner.refine(crop, estimate.kernel, size, noise, options.progress), 0.0, 1);
+            const auto refined = refiner.refine(crop, estimate.kernel, size, noise, options.progress);
+            estimate.kernel = crop_kernel_to_support(refiner.polish(crop, refined, noise, options.progress), 0.0, 1);
         } else {
             // Two supports at a time when there are threads for both.
             const std::size_t parallel = omp_get_max_threads() > 1 ? 2 : 1;

@@ -18,6 +18,9 @@
 //             holding less than `min_component` of the mass removed, sum 1;
 //   lambda /= lambda_decay (not below lambda_min).
 //
+// polish() runs the finest level again on a chosen kernel (polish_passes
+// times, lambda scaled by polish_lambda).
+//
 // The L0 latent keeps only strong, step-like edges, which is what makes the
 // kernel update well posed; it is never the final image (that is the
 // hyper-Laplacian deconvolution of the full photo). Everything runs on a
@@ -97,9 +100,19 @@ struct KernelRefinerOptions {
     // DeconvOptions::is_clipped) is used: the blur of a lamp is cut off
     // there, which no kernel explains. Infinity: off.
     double saturation = 1;
+    // polish(): further passes of the finest level on a chosen kernel, each
+    // from the blurry image (latent, edge threshold, lambda schedule) with
+    // the previous pass's kernel and lambda times polish_lambda: a start far
+    // closer to the blur than the coarser level's kernel, and a weaker L0
+    // weight that leaves the latent more of the edges the kernel update
+    // needs (BENCHMARKS.md, "Polishing the chosen kernel").
+    int polish_passes = 2;
+    double polish_lambda = 0.6;
 
     void validate() const {
         if (iterations < 1) throw std::invalid_argument("deblur::KernelRefinerOptions: iterations must be at least 1");
+        if (polish_passes < 0 || !(polish_lambda > 0))
+            throw std::invalid_argument("deblur::KernelRefinerOptions: polish_passes must be >= 0, polish_lambda positive");
         if (!(lambda > 0) || !(lambda_min > 0) || !(lambda_decay >= 1) || !(kernel_weight > 0))
             throw std::invalid_argument("deblur::KernelRefinerOptions: lambda, lambda_min, kernel_weight must be positive, lambda_decay >= 1");
         if (!(prune >= 0 && prune < 1) || !(min_component >= 0 && min_component < 1))
@@ -145,48 +158,40 @@ public:
     // noise standard deviation if known (< 0: unknown), for support_levels.
     Kernel refine(const Image& blurry, const Kernel& initial, int size, double noise = -1,
                   const std::function<void(const std::string&)>& progress = {}) {
-        if (size < 3 || size % 2 == 0) throw std::invalid_argument("deblur::KernelRefiner: the kernel size must be odd and >= 3");
-        const std::size_t h = blurry.shape(0), w = blurry.shape(1);
-        if (h < 2 * std::size_t(size) || w < 2 * std::size_t(size))
-            throw std::invalid_argument("deblur::KernelRefiner: the image must be at least twice the kernel size");
-        if (initial.size() > 0 && (initial.shape(0) % 2 == 0 || initial.shape(1) % 2 == 0))
-            throw std::invalid_argument("deblur::KernelRefiner: the initial kernel must have odd sides");
-        for (T v : blurry)
-            if (!std::isfinite(static_cast<double>(v)))
-                throw std::invalid_argument("deblur::KernelRefiner: the image contains NaN or infinity");
-
-        const bool low_noise = noise >= 0 && noise <= options_.support_max_noise;
-        const bool any_on_support = options_.support_solver || (low_noise && options_.support_levels > 0);
-        tail_noise_ = any_on_support ? options_.support_tail_noise : options_.tail_noise;
-        const int levels = std::max(1, 1 + static_cast<int>(std::floor(std::log(size / options_.coarsest_kernel) /
-                                                                        std::log(options_.level_ratio))));
-        // The finest level's canvas is the largest: allocating it first spares
-        // the coarser levels' fresh pages (each level would grow the buffers).
-        reserve(real_fft_size(h + size), real_fft_size(w + size));
-        // Clipped pixels, found at full resolution: a coarse level's average
-        // of a clipped plateau need not reach the saturation level.
-        const auto is_clipped = [&](T v) { return DeconvOptions::is_clipped(v, options_.saturation); };
-        Image clipped;
-        if (options_.select_edges && std::any_of(blurry.begin(), blurry.end(), is_clipped)) {
-            clipped = Image::from_shape(blurry.shape());
-            std::transform(blurry.begin(), blurry.end(), clipped.begin(), [&](T v) { return is_clipped(v) ? T(1) : T(0); });
-        }
+        check_inputs(blurry, initial, size);
+        const int levels = level_count(size);
+        begin_image(blurry, size, noise, levels);
         Kernel k;
         for (int level = levels - 1; level >= 0; --level) {
-            const double factor = std::pow(options_.level_ratio, -level);
-            const int n = level == 0 ? size : std::max(3, odd(size * factor));
-            k = level == levels - 1 ? start_kernel(initial, n, factor) : resample_kernel(k, n);
-            const auto lh = std::max<std::size_t>(2 * n, std::size_t(std::lround(h * factor)));
-            const auto lw = std::max<std::size_t>(2 * n, std::size_t(std::lround(w * factor)));
+            const Level at = level_geometry(blurry, size, level);
+            k = level == levels - 1 ? start_kernel(initial, at.n, at.factor) : resample_kernel(k, at.n);
             if (progress)
-                progress("refining the kernel at " + std::to_string(lw) + " x " + std::to_string(lh) + " (" +
-                         std::to_string(n) + " px)");
-            const Image y = resize_image(blurry, lh, lw);
-            if (level == levels - 1) edge_threshold_ = initial_edge_threshold(y, n, options_.edge_pixels);
-            on_support_ = options_.support_solver || (low_noise && level < options_.support_levels);
-            mark_clipped_surroundings(clipped.size() ? resize_image(clipped, lh, lw) : Image(), std::size_t(n / 2 + 1));
-            k = refine_level(y, k);
+                progress("refining the kernel at " + std::to_string(at.w) + " x " + std::to_string(at.h) + " (" +
+                         std::to_string(at.n) + " px)");
+            k = refine_level(level_image(blurry, at, level), k, options_.lambda);
         }
+        return k;
+    }
+
+    // `kernel` (odd, square: the support refine() gave it) after
+    // polish_passes more passes of the finest level (see the options);
+    // unchanged when polish_passes is 0.
+    Kernel polish(const Image& blurry, const Kernel& kernel, double noise = -1,
+                  const std::function<void(const std::string&)>& progress = {}) {
+        if (kernel.size() == 0 || kernel.shape(0) != kernel.shape(1))
+            throw std::invalid_argument("deblur::KernelRefiner: the kernel to polish must be square");
+        const int size = static_cast<int>(kernel.shape(0));
+        check_inputs(blurry, kernel, size);
+        if (options_.polish_passes == 0) return kernel;
+        begin_image(blurry, size, noise, level_count(size));
+        const Level at = level_geometry(blurry, size, 0);
+        if (progress)
+            progress("polishing the kernel at " + std::to_string(at.w) + " x " + std::to_string(at.h) + " (" +
+                     std::to_string(size) + " px, " + std::to_string(options_.polish_passes) + " passes)");
+        const Image y = level_image(blurry, at, 0);
+        Kernel k = kernel;
+        for (int pass = 0; pass < options_.polish_passes; ++pass)
+            k = refine_level(y, k, options_.lambda * options_.polish_lambda);
         return k;
     }
 
@@ -200,6 +205,62 @@ private:
     // under load); FFTW still threads the transforms from 512^2 (fftw.hpp).
 
     static int odd(double x) { return 2 * static_cast<int>(std::floor(x / 2)) + 1; }
+
+    static void check_inputs(const Image& blurry, const Kernel& initial, int size) {
+        if (size < 3 || size % 2 == 0) throw std::invalid_argument("deblur::KernelRefiner: the kernel size must be odd and >= 3");
+        if (blurry.shape(0) < 2 * std::size_t(size) || blurry.shape(1) < 2 * std::size_t(size))
+            throw std::invalid_argument("deblur::KernelRefiner: the image must be at least twice the kernel size");
+        if (initial.size() > 0 && (initial.shape(0) % 2 == 0 || initial.shape(1) % 2 == 0))
+            throw std::invalid_argument("deblur::KernelRefiner: the initial kernel must have odd sides");
+        for (T v : blurry)
+            if (!std::isfinite(static_cast<double>(v)))
+                throw std::invalid_argument("deblur::KernelRefiner: the image contains NaN or infinity");
+    }
+
+    int level_count(int size) const {
+        return std::max(1, 1 + static_cast<int>(std::floor(std::log(size / options_.coarsest_kernel) / std::log(options_.level_ratio))));
+    }
+
+    // A pyramid level: the image's scale, the kernel's size and the image's size there.
+    struct Level {
+        double factor;
+        int n;
+        std::size_t h, w;
+    };
+    Level level_geometry(const Image& blurry, int size, int level) const {
+        const double factor = std::pow(options_.level_ratio, -level);
+        const int n = level == 0 ? size : std::max(3, odd(size * factor));
+        return {factor, n, std::max<std::size_t>(2 * n, std::size_t(std::lround(blurry.shape(0) * factor))),
+                std::max<std::size_t>(2 * n, std::size_t(std::lround(blurry.shape(1) * factor)))};
+    }
+
+    // Per image: the kernel update's tail rule, the buffers, the clipped
+    // pixels and the edge threshold (Cho & Lee's, set on the coarsest level).
+    void begin_image(const Image& blurry, int size, double noise, int levels) {
+        low_noise_ = noise >= 0 && noise <= options_.support_max_noise;
+        const bool any_on_support = options_.support_solver || (low_noise_ && options_.support_levels > 0);
+        tail_noise_ = any_on_support ? options_.support_tail_noise : options_.tail_noise;
+        // The finest level's canvas is the largest: allocating it first spares
+        // the coarser levels' fresh pages (each level would grow the buffers).
+        reserve(real_fft_size(blurry.shape(0) + size), real_fft_size(blurry.shape(1) + size));
+        // Clipped pixels, found at full resolution: a coarse level's average
+        // of a clipped plateau need not reach the saturation level.
+        const auto is_clipped = [&](T v) { return DeconvOptions::is_clipped(v, options_.saturation); };
+        clipped_ = Image();
+        if (options_.select_edges && std::any_of(blurry.begin(), blurry.end(), is_clipped)) {
+            clipped_ = Image::from_shape(blurry.shape());
+            std::transform(blurry.begin(), blurry.end(), clipped_.begin(), [&](T v) { return is_clipped(v) ? T(1) : T(0); });
+        }
+        const Level coarsest = level_geometry(blurry, size, levels - 1);
+        edge_threshold_ = initial_edge_threshold(resize_image(blurry, coarsest.h, coarsest.w), coarsest.n, options_.edge_pixels);
+    }
+
+    // The blurry image at a level, with that level's kernel update set up.
+    Image level_image(const Image& blurry, const Level& at, int level) {
+        on_support_ = options_.support_solver || (low_noise_ && level < options_.support_levels);
+        mark_clipped_surroundings(clipped_.size() ? resize_image(clipped_, at.h, at.w) : Image(), std::size_t(at.n / 2 + 1));
+        return resize_image(blurry, at.h, at.w);
+    }
 
     static Image resize_image(const Image& img, std::size_t h, std::size_t w) {
         if (img.shape(0) == h && img.shape(1) == w) return img;
@@ -271,7 +332,7 @@ private:
         Fft::template forward<T>(ph_, pw_, canvas_.data(), dy_f_.data());
     }
 
-    Kernel refine_level(const Image& y, Kernel k) {
+    Kernel refine_level(const Image& y, Kernel k, double lambda) {
         const std::size_t h = y.shape(0), w = y.shape(1), n = k.shape(0);
         prepare(h, w, n);
         const std::size_t nc = y_f_.size();
@@ -290,7 +351,6 @@ private:
                 yx_f_[i] = complex_mul(dx_f_[i], y_f_[i]);
                 yy_f_[i] = complex_mul(dy_f_[i], y_f_[i]);
             }
-        double lambda = options_.lambda;
         T threshold = edge_threshold_;
         for (int it = 0; it < options_.iterations; ++it) {
             l0_latent(k, lambda);
@@ -586,9 +646,11 @@ private:
     std::size_t ph_ = 0, pw_ = 0;
     std::size_t image_h_ = 0, image_w_ = 0;
     T edge_threshold_ = 0;
+    bool low_noise_ = false;   // this image's noise allows the support solver
     bool on_support_ = false;  // this level's kernel update: solve_on_support
     double tail_noise_ = 0;    // this image's tail_noise or support_tail_noise
     rvec canvas_, latent_, grad_power_, k_power_, rows_, gx_, gy_;
+    Image clipped_;  // this image's clipped pixels (1), empty when none
     std::vector<unsigned char> unusable_;  // this level's pixels near clipped highlights (mark_clipped_surroundings)
     cvec y_f_, yx_f_, yy_f_, k_f_, ky_f_, s_f_, dx_f_, dy_f_, work_f_, sx_f_, sy_f_;
 };
