@@ -578,6 +578,9 @@ private:
     // The minimiser among n x n kernels: (C' F^-1 M F C + gamma) k = C' F^-1 b
     // by conjugate gradients from the previous kernel (C: the support on the
     // canvas, M = |F Sx|^2 + |F Sy|^2, b = conj(F Sx) F Yx + conj(F Sy) F Yy).
+    // C' F^-1 M F C x correlates x with the gradients' autocorrelation
+    // F^-1 M, of which only the lags within +-(n - 1) reach the support: the
+    // operator runs on a canvas of 3n - 2 (or more) instead of the image's.
     Kernel solve_on_support(const Kernel& previous) {
         const std::size_t n = previous.shape(0), nc = y_f_.size();
         const T inv_n = T(1) / static_cast<T>(ph_ * pw_), gamma = static_cast<T>(options_.support_kernel_weight);
@@ -587,15 +590,24 @@ private:
         }
         fft::inverse_destroying<Fft>(ph_, pw_, work_f_.data(), canvas_.data());
         const Kernel b = crop(canvas_.data(), n, inv_n);
+        // The autocorrelation's lags within +-(n - 1), on the small canvas.
+        const std::size_t q = real_fft_size(3 * n - 2), qc = q * (q / 2 + 1);  // at most the image canvas (h, w >= 2n)
+        for (std::size_t i = 0; i < nc; ++i) work_f_[i] = {k_power_[i], T(0)};
+        fft::inverse_destroying<Fft>(ph_, pw_, work_f_.data(), canvas_.data());
+        const Kernel lags = crop(canvas_.data(), 2 * n - 1, inv_n);
+        small_.resize(q * q);
+        small_f_.resize(qc);
+        small_power_.resize(qc);
+        place(lags, small_.data(), q);
+        Fft::template forward<T>(q, q, small_.data(), small_f_.data());
+        const T inv_q = T(1) / static_cast<T>(q * q);
+        for (std::size_t i = 0; i < qc; ++i) small_power_[i] = small_f_[i].real() * inv_q;  // real: the lags are symmetric
         auto apply = [&](const Kernel& x) {  // (C' F^-1 M F C + gamma) x
-            std::fill(canvas_.begin(), canvas_.end(), T(0));
-            for (std::size_t i = 0; i < n; ++i)
-                for (std::size_t j = 0; j < n; ++j)
-                    canvas_[((i + ph_ - n / 2) % ph_) * pw_ + (j + pw_ - n / 2) % pw_] = x(i, j);
-            Fft::template forward<T>(ph_, pw_, canvas_.data(), work_f_.data());
-            for (std::size_t i = 0; i < nc; ++i) work_f_[i] *= k_power_[i];
-            fft::inverse_destroying<Fft>(ph_, pw_, work_f_.data(), canvas_.data());
-            Kernel out = crop(canvas_.data(), n, inv_n);
+            place(x, small_.data(), q);
+            Fft::template forward<T>(q, q, small_.data(), small_f_.data());
+            for (std::size_t i = 0; i < qc; ++i) small_f_[i] *= small_power_[i];
+            fft::inverse_destroying<Fft>(q, q, small_f_.data(), small_.data());
+            Kernel out = crop(small_.data(), q, q, n, T(1));
             out += gamma * x;
             return out;
         };
@@ -614,14 +626,22 @@ private:
         return x;
     }
 
-    // The n x n window around the canvas' origin, times scale.
-    Kernel crop(const T* canvas, std::size_t n, T scale) const {
+    // `k` (odd sides) centred on the origin of a q x q canvas, zero elsewhere.
+    static void place(const Kernel& k, T* canvas, std::size_t q) {
+        std::fill(canvas, canvas + q * q, T(0));
+        const std::size_t m = k.shape(0);
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < m; ++j) canvas[((i + q - m / 2) % q) * q + (j + q - m / 2) % q] = k(i, j);
+    }
+
+    // The n x n window around the origin of an h x w canvas (the image's by default), times scale.
+    static Kernel crop(const T* canvas, std::size_t h, std::size_t w, std::size_t n, T scale) {
         Kernel k = Kernel::from_shape({n, n});
         for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t j = 0; j < n; ++j)
-                k(i, j) = scale * canvas[((i + ph_ - n / 2) % ph_) * pw_ + (j + pw_ - n / 2) % pw_];
+            for (std::size_t j = 0; j < n; ++j) k(i, j) = scale * canvas[((i + h - n / 2) % h) * w + (j + w - n / 2) % w];
         return k;
     }
+    Kernel crop(const T* canvas, std::size_t n, T scale) const { return crop(canvas, ph_, pw_, n, scale); }
 
     // Moves the centre of mass to within half a pixel of the origin by a whole
     // pixel shift: a fractional (interpolated) shift would blur the kernel a
@@ -649,10 +669,10 @@ private:
     bool low_noise_ = false;   // this image's noise allows the support solver
     bool on_support_ = false;  // this level's kernel update: solve_on_support
     double tail_noise_ = 0;    // this image's tail_noise or support_tail_noise
-    rvec canvas_, latent_, grad_power_, k_power_, rows_, gx_, gy_;
+    rvec canvas_, latent_, grad_power_, k_power_, rows_, gx_, gy_, small_, small_power_;
     Image clipped_;  // this image's clipped pixels (1), empty when none
     std::vector<unsigned char> unusable_;  // this level's pixels near clipped highlights (mark_clipped_surroundings)
-    cvec y_f_, yx_f_, yy_f_, k_f_, ky_f_, s_f_, dx_f_, dy_f_, work_f_, sx_f_, sy_f_;
+    cvec y_f_, yx_f_, yy_f_, k_f_, ky_f_, s_f_, dx_f_, dy_f_, work_f_, sx_f_, sy_f_, small_f_;
 };
 
 }  // namespace deblur
