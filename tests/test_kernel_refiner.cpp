@@ -146,7 +146,7 @@ TEST_CASE("KernelRefiner: polishing the refined kernel brings it closer to the t
         MESSAGE("seed " << seed << ": similarity refined " << s_refined << ", polished " << s_polished);
         gain += (s_polished - s_refined) / 6;
     }
-    CHECK(gain > 0.01);  // measured 0.017 (-0.007 to +0.036 per seed)
+    CHECK(gain > 0.01);  // measured 0.022 (-0.004 to +0.028 per seed)
     deblur::KernelRefinerOptions none;
     none.polish_passes = 0;
     const Case c = make_case(1, 0.002);

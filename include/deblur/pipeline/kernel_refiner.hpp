@@ -106,8 +106,8 @@ struct KernelRefinerOptions {
     // closer to the blur than the coarser level's kernel, and a weaker L0
     // weight that leaves the latent more of the edges the kernel update
     // needs (BENCHMARKS.md, "Polishing the chosen kernel").
-    int polish_passes = 2;
-    double polish_lambda = 0.6;
+    int polish_passes = 1;
+    double polish_lambda = 0.4;
 
     void validate() const {
         if (iterations < 1) throw std::invalid_argument("deblur::KernelRefinerOptions: iterations must be at least 1");
@@ -187,7 +187,8 @@ public:
         const Level at = level_geometry(blurry, size, 0);
         if (progress)
             progress("polishing the kernel at " + std::to_string(at.w) + " x " + std::to_string(at.h) + " (" +
-                     std::to_string(size) + " px, " + std::to_string(options_.polish_passes) + " passes)");
+                     std::to_string(size) + " px, " + std::to_string(options_.polish_passes) +
+                     (options_.polish_passes == 1 ? " pass)" : " passes)"));
         const Image y = level_image(blurry, at, 0);
         Kernel k = kernel;
         for (int pass = 0; pass < options_.polish_passes; ++pass)
